@@ -1,0 +1,56 @@
+"""The adapter registry: settings.ERP_ADAPTERS maps a key to a dotted path, imported lazily."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from erpsync.adapters.base import Adapter, ErpError, PermanentErpError, TransientErpError
+
+if TYPE_CHECKING:
+    from projects.models import Company
+
+__all__ = [
+    "Adapter",
+    "ErpError",
+    "PermanentErpError",
+    "TransientErpError",
+    "adapter_choices",
+    "adapter_class",
+    "adapter_class_for",
+    "adapter_for",
+]
+
+
+@cache
+def _load(path: str) -> type[Adapter]:
+    cls = import_string(path)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise ImproperlyConfigured(f"{path} is not an erpsync Adapter.")
+    return cls
+
+
+def adapter_class(key: str) -> type[Adapter]:
+    try:
+        path = settings.ERP_ADAPTERS[key]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"Unknown ERP adapter {key!r}: choose one of {sorted(settings.ERP_ADAPTERS)}."
+        ) from None
+    return _load(path)
+
+
+def adapter_class_for(company: Company) -> type[Adapter]:
+    return adapter_class(company.erp_adapter)
+
+
+def adapter_for(company: Company) -> Adapter:
+    return adapter_class_for(company)(company=company, settings=company.erp_settings)
+
+
+def adapter_choices() -> list[tuple[str, str]]:
+    return [(key, adapter_class(key).label) for key in settings.ERP_ADAPTERS]

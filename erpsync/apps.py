@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ErpsyncConfig(AppConfig):
+    name = "erpsync"
+    verbose_name = "ERP sync"

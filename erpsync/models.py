@@ -1,0 +1,370 @@
+"""The shared ERP-sync core: the state-machine mixin every kind of item uses, and its event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
+
+from erpsync.states import (
+    APPROVER_ACTIONS,
+    EDITABLE_STATES,
+    ICONS,
+    SENDER_ACTIONS,
+    TRANSITIONS,
+    Decision,
+    ErpAction,
+    ErpState,
+    Icon,
+    ItemLocked,
+    Refusal,
+    RefusalKind,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    from projects.models import Company
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def display_name(user: Any) -> str:
+    if user is None:
+        return "erpsync"
+    return user.get_full_name() or user.get_username()
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "an unknown time"
+    local = timezone.localtime(moment)
+    return f"{local:%H:%M} on {local.day} {local:%b %Y}"
+
+
+def _adapter_supports(item: ErpItem) -> bool:
+    from erpsync.adapters import adapter_class_for
+
+    return item.erp_kind in adapter_class_for(item.erp_company).supports
+
+
+_NEEDS_ADAPTER_SUPPORT = frozenset(
+    {ErpAction.SEND, ErpAction.RESEND, ErpAction.ACCEPT, ErpAction.RETRY_EXPORT}
+)
+
+
+class ErpItem(ConcurrentTransitionMixin, models.Model):
+    """An item that a project user sends to the company's ERP Integrations tool.
+
+    The state is protected: it changes only through the transitions below, which the
+    services in erpsync.services call on a row taken with select_for_update. Transitions
+    set state and bookkeeping fields and do no I/O.
+    """
+
+    # Set by each kind of item.
+    erp_kind: ClassVar[str]
+    erp_kind_label: ClassVar[str]
+    # The lookup from the item to its company, for querysets (e.g. "project__company").
+    erp_company_path: ClassVar[str]
+
+    erp_state = FSMField(
+        "ERP state",
+        max_length=20,
+        choices=ErpState.choices,
+        default=ErpState.NOT_SENT,
+        protected=True,
+        db_index=True,
+    )
+    erp_version = models.PositiveIntegerField(
+        "submitted version", default=0, help_text="Increases on every send and resend."
+    )
+    erp_id = models.CharField("ERP id", max_length=100, blank=True)
+    erp_rejection_reason = models.TextField("last rejection reason", blank=True)
+    erp_error = models.TextField("last export error", blank=True)
+    erp_sent_at = models.DateTimeField(null=True, blank=True)
+    erp_sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erp_changed_at = models.DateTimeField(null=True, blank=True)
+    erp_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        # full_clean would assign every field back; the protected state must not be touched.
+        super().clean_fields(exclude={*(exclude or ()), "erp_state"})
+
+    # ----- what each kind of item provides -------------------------------------------------
+
+    @property
+    def erp_company(self) -> Company:
+        raise NotImplementedError
+
+    @property
+    def erp_title(self) -> str:
+        """How messages name the item, e.g. 'sub job 01-100'."""
+        raise NotImplementedError
+
+    def erp_send_preconditions(self) -> list[str]:
+        """Sentences saying why the item cannot be sent now; empty when it can."""
+        raise NotImplementedError
+
+    def erp_sender_may(self, user: AnyUser | None) -> bool:
+        raise NotImplementedError
+
+    erp_sender_permission_message: ClassVar[str]
+
+    def erp_snapshot(self) -> dict[str, Any]:
+        """Exactly what is submitted to the ERP, as JSON-ready data (money as strings)."""
+        raise NotImplementedError
+
+    # ----- the state machine -----------------------------------------------------------------
+
+    def _is_sendable(self) -> bool:
+        return not self.erp_send_preconditions() and _adapter_supports(self)
+
+    @transition(
+        field="erp_state",
+        source=[ErpState.NOT_SENT, ErpState.RETRIEVED],
+        target=ErpState.PENDING,
+        conditions=[_is_sendable],
+    )
+    def send(self, *, by: Any, at: datetime) -> None:
+        self._record_submission(by=by, at=at)
+
+    @transition(
+        field="erp_state",
+        source=ErpState.REJECTED,
+        target=ErpState.PENDING,
+        conditions=[_is_sendable],
+    )
+    def resend(self, *, by: Any, at: datetime) -> None:
+        self._record_submission(by=by, at=at)
+
+    def _record_submission(self, *, by: Any, at: datetime) -> None:
+        self.erp_version += 1
+        self.erp_sent_at = at
+        self.erp_sent_by = by
+        self._touch(by=by, at=at)
+
+    @transition(field="erp_state", source=ErpState.PENDING, target=ErpState.RETRIEVED)
+    def retrieve(self, *, by: Any, at: datetime) -> None:
+        self._touch(by=by, at=at)
+
+    @transition(
+        field="erp_state",
+        source=ErpState.PENDING,
+        target=ErpState.ACCEPTED,
+        conditions=[_adapter_supports],
+    )
+    def accept(self, *, by: Any, at: datetime) -> None:
+        self.erp_error = ""
+        self._touch(by=by, at=at)
+
+    @transition(
+        field="erp_state",
+        source=[ErpState.PENDING, ErpState.EXPORT_FAILED],
+        target=ErpState.REJECTED,
+    )
+    def reject(self, *, by: Any, at: datetime, reason: str) -> None:
+        # A failed export may be rejected with no comment; keep the ERP's error as the reason.
+        self.erp_rejection_reason = reason or self.erp_error
+        self._touch(by=by, at=at)
+
+    @transition(field="erp_state", source=ErpState.ACCEPTED, target=ErpState.SYNCED)
+    def mark_synced(self, *, at: datetime, erp_id: str) -> None:
+        self.erp_id = erp_id
+        self.erp_error = ""
+        self._touch(by=None, at=at)
+
+    @transition(field="erp_state", source=ErpState.ACCEPTED, target=ErpState.EXPORT_FAILED)
+    def mark_export_failed(self, *, at: datetime, error: str) -> None:
+        self.erp_error = error
+        self._touch(by=None, at=at)
+
+    @transition(
+        field="erp_state",
+        source=ErpState.EXPORT_FAILED,
+        target=ErpState.ACCEPTED,
+        conditions=[_adapter_supports],
+    )
+    def retry_export(self, *, by: Any, at: datetime) -> None:
+        self._touch(by=by, at=at)
+
+    def _touch(self, *, by: Any, at: datetime) -> None:
+        self.erp_changed_by = by
+        self.erp_changed_at = at
+
+    # ----- decisions -------------------------------------------------------------------------
+
+    def erp_decide(self, action: ErpAction, user: AnyUser | None) -> Decision:
+        """Answer whether `user` may take `action` on this item now, with every reason why not."""
+        action = ErpAction(action)
+        if action not in TRANSITIONS:
+            raise ValueError(f"{action} is not an ERP transition.")
+        refusals: list[Refusal] = []
+        if not can_proceed(getattr(self, action.value), check_conditions=False):
+            refusals.append(Refusal(RefusalKind.STATE, self.erp_state_refusal(action)))
+        if action in (ErpAction.SEND, ErpAction.RESEND):
+            refusals += [
+                Refusal(RefusalKind.PRECONDITION, m) for m in self.erp_send_preconditions()
+            ]
+        if action in _NEEDS_ADAPTER_SUPPORT and not _adapter_supports(self):
+            refusals.append(Refusal(RefusalKind.PRECONDITION, self._unsupported_message()))
+        if action in SENDER_ACTIONS and not self.erp_sender_may(user):
+            refusals.append(Refusal(RefusalKind.PERMISSION, self.erp_sender_permission_message))
+        if action in APPROVER_ACTIONS:
+            from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
+
+            if not is_accounting_approver(user, self.erp_company):
+                refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+        return Decision(action=action, refusals=tuple(refusals))
+
+    def _unsupported_message(self) -> str:
+        from erpsync.adapters import adapter_class_for
+
+        adapter = adapter_class_for(self.erp_company)
+        return (
+            f"The company's ERP integration ({adapter.label}) does not sync {self.erp_kind_label}s."
+        )
+
+    def erp_state_refusal(self, action: ErpAction) -> str:
+        """Why `action` does not fit the current state, naming who moved it there and when."""
+        who, at = display_name(self.erp_changed_by), when(self.erp_changed_at)
+        state = self.erp_state
+        this = f"This {self.erp_kind_label}"
+        if state == ErpState.PENDING:
+            return f"{this} was already sent to ERP by {who} at {at}; it waits for an approver."
+        if state == ErpState.ACCEPTED:
+            return f"{this} was already accepted by {who} at {at} and is being exported."
+        if state == ErpState.REJECTED:
+            if action == ErpAction.SEND:
+                return f"{this} was rejected by {who} at {at}: use Resend to ERP."
+            return f"{this} was already rejected by {who} at {at}."
+        if state == ErpState.RETRIEVED:
+            if action == ErpAction.RESEND:
+                return f"{this} was retrieved by {who} at {at}: use Send to ERP."
+            return f"{this} was already retrieved from ERP by {who} at {at}."
+        if state == ErpState.SYNCED:
+            return f"{this} is already synced with the ERP (ERP id {self.erp_id})."
+        if state == ErpState.EXPORT_FAILED:
+            return (
+                f"{this}'s export to the ERP failed at {at}: an approver must retry or reject it."
+            )
+        if action == ErpAction.RESEND:
+            return f"{this} has never been sent to ERP: use Send to ERP."
+        return f"{this} has not been sent to ERP."
+
+    # ----- locking and display ---------------------------------------------------------------
+
+    @property
+    def erp_locked(self) -> bool:
+        return self.erp_state not in EDITABLE_STATES
+
+    def erp_lock_reason(self) -> str | None:
+        """Why the item's fields cannot be edited now, or None when they can."""
+        state = self.erp_state
+        if state == ErpState.PENDING:
+            return (
+                f"Sent to ERP at {when(self.erp_sent_at)} by {display_name(self.erp_sent_by)}: "
+                "retrieve it to edit."
+            )
+        if state == ErpState.ACCEPTED:
+            return (
+                f"Accepted by {display_name(self.erp_changed_by)} at {when(self.erp_changed_at)} "
+                "and being exported to the ERP: it can no longer be edited."
+            )
+        if state == ErpState.SYNCED:
+            return f"Synced with the ERP (ERP id {self.erp_id}): it can no longer be edited."
+        if state == ErpState.EXPORT_FAILED:
+            return (
+                "Its export to the ERP failed: an accounting approver must reject it "
+                "before it can be edited."
+            )
+        return None
+
+    def erp_assert_editable(self) -> None:
+        reason = self.erp_lock_reason()
+        if reason is not None:
+            raise ItemLocked(reason)
+
+    @property
+    def erp_icon(self) -> Icon | None:
+        return ICONS.get(self.erp_state)
+
+
+class ErpEvent(models.Model):
+    """One row per transition (and per edit) of any item: the audit trail.
+
+    For send and resend it holds the snapshot submitted, with its version: approvers accept
+    that version, and the export sends exactly it.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    item = GenericForeignKey("content_type", "object_id")
+    company = models.ForeignKey(
+        "projects.Company", on_delete=models.CASCADE, related_name="erp_events"
+    )
+    action = models.CharField(max_length=20, choices=ErpAction.choices)
+    from_state = models.CharField(max_length=20, choices=ErpState.choices)
+    to_state = models.CharField(max_length=20, choices=ErpState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="erp_events",
+        help_text="Empty when the system acted (the export worker).",
+    )
+    reason = models.TextField(blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    snapshot = models.JSONField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "id"], name="erpevent_item_idx"),
+            models.Index(fields=["company", "created_at"], name="erpevent_company_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.from_state} → {self.to_state})"
+
+    @property
+    def actor_name(self) -> str:
+        return display_name(self.actor)
+
+
+class SandboxRecord(models.Model):
+    """The sandbox adapter's simulated ERP: what has been exported to it, by idempotency key."""
+
+    company = models.ForeignKey(
+        "projects.Company", on_delete=models.CASCADE, related_name="sandbox_records"
+    )
+    kind = models.CharField(max_length=40)
+    idempotency_key = models.CharField(max_length=200)
+    erp_id = models.CharField(max_length=100)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "idempotency_key"], name="sandbox_unique_key_per_company"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.erp_id}"

@@ -1,0 +1,243 @@
+"""The ERP transitions of any item. Views, commands and tasks change ERP state only here.
+
+Each transition runs in one transaction on the item's row taken with select_for_update,
+checks the state again on that row, applies the django-fsm transition and writes its
+audit row. Of two concurrent actions on one item exactly one happens; the other is refused
+with who acted and when.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from erpsync.models import ErpEvent, ErpItem
+from erpsync.states import (
+    TRANSITIONS,
+    Decision,
+    ErpAction,
+    ErpActionRefused,
+    ErpState,
+    Refusal,
+    RefusalKind,
+)
+
+Item = TypeVar("Item", bound=ErpItem)
+
+REASON_MAX = 2000
+
+
+def _lock[Item: ErpItem](item: Item) -> Item:
+    model = type(item)
+    return model.objects.select_for_update(of=("self",)).get(pk=item.pk)
+
+
+def record_event(
+    *,
+    item: ErpItem,
+    action: ErpAction,
+    actor: Any,
+    from_state: str,
+    reason: str = "",
+    version: int | None = None,
+    snapshot: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> ErpEvent:
+    return ErpEvent.objects.create(
+        content_type=ContentType.objects.get_for_model(item),
+        object_id=item.pk,
+        company=item.erp_company,
+        action=action,
+        from_state=from_state,
+        to_state=item.erp_state,
+        actor=actor,
+        reason=reason,
+        version=version,
+        snapshot=snapshot,
+        details=details or {},
+    )
+
+
+def _transition[Item: ErpItem](
+    *,
+    item: Item,
+    action: ErpAction,
+    user: Any,
+    reason: str = "",
+    expected_version: int | None = None,
+    **kwargs: Any,
+) -> Item:
+    assert action in TRANSITIONS
+    with transaction.atomic():
+        locked = _lock(item)
+        decision = locked.erp_decide(action, user)
+        if not decision.allowed:
+            raise ErpActionRefused(decision)
+        if expected_version is not None and locked.erp_version != expected_version:
+            raise ErpActionRefused(
+                Decision(
+                    action=action,
+                    refusals=(
+                        Refusal(
+                            RefusalKind.STATE,
+                            f"This {locked.erp_kind_label} changed since you opened it "
+                            f"(version {expected_version} is now {locked.erp_version}): "
+                            "reload the page and review it again.",
+                        ),
+                    ),
+                )
+            )
+        if action == ErpAction.REJECT:
+            reason = _clean_reason(locked, reason)
+        from_state = locked.erp_state
+        now = timezone.now()
+        if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
+            getattr(locked, action.value)(at=now, **kwargs)
+        elif action == ErpAction.REJECT:
+            locked.reject(by=user, at=now, reason=reason)
+        else:
+            getattr(locked, action.value)(by=user, at=now)
+        locked.save()
+        snapshot = None
+        if action in (ErpAction.SEND, ErpAction.RESEND):
+            snapshot = locked.erp_snapshot()
+        record_event(
+            item=locked,
+            action=action,
+            actor=user,
+            from_state=from_state,
+            reason=reason or kwargs.get("error", ""),
+            version=locked.erp_version,
+            snapshot=snapshot,
+            details={"erp_id": kwargs["erp_id"]} if "erp_id" in kwargs else None,
+        )
+    return locked
+
+
+def _clean_reason(item: ErpItem, reason: str) -> str:
+    reason = (reason or "").strip()
+    if item.erp_state == ErpState.PENDING and not reason:
+        raise ValidationError(
+            {"reason": f"Enter a reason: the sender needs it to fix the {item.erp_kind_label}."}
+        )
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
+    return reason
+
+
+# ----- the sender's actions ---------------------------------------------------------------
+
+
+def erp_send[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    return _transition(item=item, action=ErpAction.SEND, user=user)
+
+
+def erp_resend[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    return _transition(item=item, action=ErpAction.RESEND, user=user)
+
+
+def erp_retrieve[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    return _transition(item=item, action=ErpAction.RETRIEVE, user=user)
+
+
+# ----- the accounting approver's actions --------------------------------------------------
+
+
+def erp_accept[Item: ErpItem](
+    *, item: Item, user: Any, expected_version: int | None = None
+) -> Item:
+    """Accept the submitted version; with `expected_version`, only if it is still that one."""
+    return _transition(
+        item=item, action=ErpAction.ACCEPT, user=user, expected_version=expected_version
+    )
+
+
+def erp_reject[Item: ErpItem](*, item: Item, user: Any, reason: str) -> Item:
+    """Reject a pending item (reason required) or a failed export (comment optional)."""
+    return _transition(item=item, action=ErpAction.REJECT, user=user, reason=reason)
+
+
+def erp_retry_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    return _transition(item=item, action=ErpAction.RETRY_EXPORT, user=user)
+
+
+# ----- the export worker's results --------------------------------------------------------
+
+
+def erp_mark_synced[Item: ErpItem](*, item: Item, erp_id: str) -> Item:
+    return _transition(item=item, action=ErpAction.MARK_SYNCED, user=None, erp_id=erp_id)
+
+
+def erp_mark_export_failed[Item: ErpItem](*, item: Item, error: str) -> Item:
+    return _transition(item=item, action=ErpAction.MARK_EXPORT_FAILED, user=None, error=error)
+
+
+# ----- edits --------------------------------------------------------------------------------
+
+
+def locked_for_edit[Item: ErpItem](item: Item) -> Item:
+    """Take the item's row for an edit; raise ItemLocked while it is with the ERP tool.
+
+    Call inside transaction.atomic().
+    """
+    locked = _lock(item)
+    locked.erp_assert_editable()
+    return locked
+
+
+def record_edit(
+    *, item: ErpItem, user: Any, changes: dict[str, Any], created: bool = False
+) -> None:
+    record_event(
+        item=item,
+        action=ErpAction.CREATE if created else ErpAction.EDIT,
+        actor=user,
+        from_state=item.erp_state,
+        details={"changes": changes},
+    )
+
+
+def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | None:
+    """The send or resend event that submitted `version` (default: the item's latest)."""
+    return (
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item),
+            object_id=item.pk,
+            action__in=[ErpAction.SEND, ErpAction.RESEND],
+            version=version if version is not None else item.erp_version,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def erp_history(item: ErpItem) -> list[ErpEvent]:
+    return list(
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item), object_id=item.pk
+        )
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+
+
+def assign_fields(obj: Any, fields: dict[str, Any], *, allowed: set[str]) -> dict[str, list[str]]:
+    """Set `fields` on `obj` and return what changed as {field: [old, new]} for the audit row."""
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    changes: dict[str, list[str]] = {}
+    for name, value in fields.items():
+        old = getattr(obj, name)
+        if old != value:
+            changes[name] = [_audit_value(old), _audit_value(value)]
+            setattr(obj, name, value)
+    return changes
+
+
+def _audit_value(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,163 @@
+"""The ERP states, actions and icons shared by every kind of item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db import models
+
+
+class ErpState(models.TextChoices):
+    NOT_SENT = "not_sent", "Not sent"
+    PENDING = "pending", "Pending acceptance"
+    REJECTED = "rejected", "Rejected"
+    RETRIEVED = "retrieved", "Retrieved"
+    ACCEPTED = "accepted", "Exporting"
+    SYNCED = "synced", "Synced"
+    EXPORT_FAILED = "export_failed", "Export failed"
+
+
+class ErpAction(models.TextChoices):
+    # Transitions of the state machine (the value is the transition method's name).
+    SEND = "send", "Send to ERP"
+    RESEND = "resend", "Resend to ERP"
+    RETRIEVE = "retrieve", "Retrieve from ERP"
+    ACCEPT = "accept", "Accept"
+    REJECT = "reject", "Reject"
+    MARK_SYNCED = "mark_synced", "Synced"
+    MARK_EXPORT_FAILED = "mark_export_failed", "Export failed"
+    RETRY_EXPORT = "retry_export", "Retry export"
+    # Writes that do not change the ERP state, kept in the same audit trail.
+    CREATE = "create", "Created"
+    EDIT = "edit", "Edited"
+
+
+TRANSITIONS = frozenset(
+    {
+        ErpAction.SEND,
+        ErpAction.RESEND,
+        ErpAction.RETRIEVE,
+        ErpAction.ACCEPT,
+        ErpAction.REJECT,
+        ErpAction.MARK_SYNCED,
+        ErpAction.MARK_EXPORT_FAILED,
+        ErpAction.RETRY_EXPORT,
+    }
+)
+SENDER_ACTIONS = frozenset({ErpAction.SEND, ErpAction.RESEND, ErpAction.RETRIEVE})
+APPROVER_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.REJECT, ErpAction.RETRY_EXPORT})
+SYSTEM_ACTIONS = frozenset({ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED})
+# An item's own fields may change only in these states: anywhere else it is with the ERP tool.
+EDITABLE_STATES = frozenset({ErpState.NOT_SENT, ErpState.REJECTED, ErpState.RETRIEVED})
+
+
+class Colour(StrEnum):
+    BLUE = "blue"
+    YELLOW = "yellow"
+    GREEN = "green"
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Icon:
+    colour: Colour
+    label: str
+    meaning: str
+
+
+ICONS: dict[str, Icon] = {
+    ErpState.PENDING: Icon(
+        Colour.BLUE,
+        "Pending acceptance",
+        "Sent to the ERP Integrations tool, waiting for an accounting approver to accept it.",
+    ),
+    ErpState.REJECTED: Icon(
+        Colour.YELLOW,
+        "Rejected",
+        "Rejected by an accounting approver: fix it and resend it.",
+    ),
+    ErpState.RETRIEVED: Icon(
+        Colour.YELLOW,
+        "Retrieved",
+        "Retrieved from the ERP Integrations tool by a user before a decision.",
+    ),
+    ErpState.ACCEPTED: Icon(
+        Colour.BLUE,
+        "Exporting",
+        "Accepted by an accounting approver; the export to the ERP is queued or running.",
+    ),
+    ErpState.SYNCED: Icon(Colour.GREEN, "Synced", "Synced between erpsync and the ERP."),
+    ErpState.EXPORT_FAILED: Icon(
+        Colour.RED,
+        "Export failed",
+        "The ERP refused the export or the retries ran out; an approver can retry or reject it.",
+    ),
+}
+
+
+class RefusalKind(StrEnum):
+    STATE = "state"
+    PRECONDITION = "precondition"
+    PERMISSION = "permission"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    kind: RefusalKind
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a user may take an action on an item now, and every reason why not."""
+
+    action: ErpAction
+    refusals: tuple[Refusal, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refusals
+
+    @property
+    def reasons(self) -> list[str]:
+        return [r.message for r in self.refusals]
+
+    @property
+    def fits_state(self) -> bool:
+        """The action belongs to the item's current state (its button is on the page)."""
+        return not any(r.kind is RefusalKind.STATE for r in self.refusals)
+
+    @property
+    def permitted(self) -> bool:
+        """The user holds the permission the action needs."""
+        return not any(r.kind is RefusalKind.PERMISSION for r in self.refusals)
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status for a refused request: 403 for permissions, 409 otherwise."""
+        return 403 if not self.permitted else 409
+
+
+class ErpActionRefused(Exception):
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__(" ".join(decision.reasons))
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.decision.reasons
+
+    @property
+    def status_code(self) -> int:
+        return self.decision.status_code
+
+
+class ItemLocked(Exception):
+    """An edit was refused because the item is with the ERP Integrations tool."""
+
+    status_code = 409
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

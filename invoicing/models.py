@@ -1,0 +1,281 @@
+"""Prime contracts, billing periods, owner invoices and their lines. Money is Decimal."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from erpsync.models import ErpItem
+from projects.models import Company, Project
+from projects.permissions import INVOICE_ADMIN_REQUIRED, can_manage_owner_invoices
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(
+        verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs
+    )
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OUT_FOR_SIGNATURE = "out_for_signature", "Out for Signature"
+    APPROVED = "approved", "Approved"
+    TERMINATED = "terminated", "Terminated"
+    VOID = "void", "Void"
+
+
+class PrimeContract(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prime_contracts")
+    number = models.CharField(max_length=30)
+    title = models.CharField(max_length=200)
+    owner_client = models.CharField("owner/client", max_length=200)
+    status = models.CharField(
+        max_length=30, choices=ContractStatus.choices, default=ContractStatus.DRAFT
+    )
+    private = models.BooleanField(
+        default=False, help_text="Only tool admins and the listed members see a private contract."
+    )
+    private_members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="private_prime_contracts"
+    )
+    invoice_contacts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="invoice_contact_for"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "number"], name="contract_number_per_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class BillingPeriod(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="billing_periods")
+    number = models.PositiveIntegerField()
+    start_date = models.DateField()
+    end_date = models.DateField()
+    due_date = models.DateField()
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="period_number_per_project"),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")),
+                name="period_ends_after_start",
+                violation_error_message="A billing period cannot end before it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Period {self.number} ({self.start_date:%d %b %Y} – {self.end_date:%d %b %Y})"
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    UNDER_REVIEW = "under_review", "Under Review"
+    REVISE_AND_RESUBMIT = "revise_and_resubmit", "Revise and Resubmit"
+    APPROVED = "approved", "Approved"
+
+
+class OwnerInvoice(ErpItem):
+    erp_kind = "owner_invoice"
+    erp_kind_label = "owner invoice"
+    erp_company_path = "prime_contract__project__company"
+    erp_sender_permission_message = INVOICE_ADMIN_REQUIRED
+
+    prime_contract = models.ForeignKey(
+        PrimeContract, on_delete=models.CASCADE, related_name="invoices"
+    )
+    billing_period = models.ForeignKey(
+        BillingPeriod,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    number = models.CharField(max_length=30)
+    status = models.CharField(
+        max_length=30, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["prime_contract", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prime_contract", "number"], name="invoice_number_per_contract"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number}"
+
+    @property
+    def project(self) -> Project:
+        return self.prime_contract.project
+
+    def clean(self) -> None:
+        self.number = (self.number or "").strip()
+        errors: dict[str, str] = {}
+        if not self.number:
+            errors["number"] = "Enter an invoice number."
+        elif (
+            self.prime_contract_id
+            and OwnerInvoice.objects.filter(
+                prime_contract_id=self.prime_contract_id, number=self.number
+            )
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            errors["number"] = f"Invoice number {self.number!r} is already used on this contract."
+        if (
+            self.billing_period_id
+            and self.prime_contract_id
+            and self.billing_period.project_id != self.prime_contract.project_id
+        ):
+            errors["billing_period"] = "The billing period belongs to another project."
+        if errors:
+            raise ValidationError(errors)
+
+    # ----- totals ----------------------------------------------------------------------------
+
+    def totals(self) -> dict[str, Decimal]:
+        lines = list(self.lines.all())
+        return {
+            "scheduled_value": sum((ln.scheduled_value for ln in lines), ZERO),
+            "work_completed_this_period": sum(
+                (ln.work_completed_this_period for ln in lines), ZERO
+            ),
+            "materials_stored": sum((ln.materials_stored for ln in lines), ZERO),
+            "retainage": sum((ln.retainage_amount for ln in lines), ZERO),
+            "amount_due": sum((ln.amount_due for ln in lines), ZERO),
+        }
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.totals()["amount_due"]
+
+    # ----- ErpItem -------------------------------------------------------------------------
+
+    @property
+    def erp_company(self) -> Company:
+        return self.prime_contract.project.company
+
+    @property
+    def erp_title(self) -> str:
+        return f"owner invoice {self.number}"
+
+    def erp_send_preconditions(self) -> list[str]:
+        reasons = []
+        if not self.prime_contract.project.erp_synced:
+            reasons.append("The project is not synced with the ERP.")
+        if self.billing_period_id is None:
+            reasons.append("The billing period has not been created.")
+        if self.prime_contract.status != ContractStatus.APPROVED:
+            reasons.append("The prime contract is not in the Approved status.")
+        if self.status != InvoiceStatus.APPROVED:
+            reasons.append("The invoice is not in the Approved status.")
+        return reasons
+
+    def erp_sender_may(self, user: Any) -> bool:
+        return can_manage_owner_invoices(user, self.prime_contract.project)
+
+    def erp_snapshot(self) -> dict[str, Any]:
+        contract, period, project = self.prime_contract, self.billing_period, self.project
+        return {
+            "kind": self.erp_kind,
+            "number": self.number,
+            "status": self.status,
+            "project": {
+                "number": project.number,
+                "name": project.name,
+                "erp_job_id": project.erp_job_id,
+            },
+            "prime_contract": {
+                "number": contract.number,
+                "title": contract.title,
+                "owner_client": contract.owner_client,
+            },
+            "billing_period": None
+            if period is None
+            else {
+                "number": period.number,
+                "start_date": period.start_date.isoformat(),
+                "end_date": period.end_date.isoformat(),
+                "due_date": period.due_date.isoformat(),
+            },
+            "lines": [line.snapshot() for line in self.lines.all()],
+            "totals": {key: str(value) for key, value in self.totals().items()},
+        }
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(OwnerInvoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=1)
+    description = models.CharField(max_length=300)
+    scheduled_value = money_field("scheduled value", validators=[MinValueValidator(ZERO)])
+    work_completed_this_period = money_field("work completed this period")
+    materials_stored = money_field("materials stored")
+    retainage_percent = models.DecimalField(
+        "retainage %",
+        max_digits=5,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
+    )
+    # Stored, not only computed, so that SQL sums give exactly the cents the lines show.
+    retainage_amount = money_field("retainage", editable=False)
+    amount_due = money_field("amount due this period", editable=False)
+
+    class Meta:
+        ordering = ["invoice", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.compute()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "retainage_amount", "amount_due"}
+        super().save(*args, **kwargs)
+
+    def compute(self) -> None:
+        """Work completed this period plus materials stored, less retainage, to the cent."""
+        gross = self.work_completed_this_period + self.materials_stored
+        self.retainage_amount = (gross * self.retainage_percent / Decimal(100)).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        self.amount_due = gross - self.retainage_amount
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "description": self.description,
+            "scheduled_value": str(self.scheduled_value),
+            "work_completed_this_period": str(self.work_completed_this_period),
+            "materials_stored": str(self.materials_stored),
+            "retainage_percent": str(self.retainage_percent),
+            "retainage_amount": str(self.retainage_amount),
+            "amount_due": str(self.amount_due),
+        }

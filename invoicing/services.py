@@ -1,0 +1,239 @@
+"""Writes to prime contracts, billing periods, owner invoices and their lines."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+
+from erpsync.services import (
+    assign_fields,
+    erp_resend,
+    erp_retrieve,
+    erp_send,
+    locked_for_edit,
+    record_edit,
+)
+from invoicing.models import (
+    BillingPeriod,
+    ContractStatus,
+    InvoiceLine,
+    InvoiceStatus,
+    OwnerInvoice,
+    PrimeContract,
+)
+from projects.models import Project
+from projects.permissions import (
+    INVOICE_ADMIN_REQUIRED,
+    PRIME_CONTRACT_ADMIN_REQUIRED,
+    can_manage_owner_invoices,
+    can_manage_prime_contracts,
+)
+
+
+def _save(obj: models.Model, *, unique_field: str, unique_message: str) -> None:
+    obj.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ValidationError({unique_field: unique_message}) from None
+
+
+# ----- prime contracts and billing periods ------------------------------------------------
+
+
+def _require_contract_admin(user: Any, project: Project) -> None:
+    if not can_manage_prime_contracts(user, project):
+        raise PermissionDenied(PRIME_CONTRACT_ADMIN_REQUIRED)
+
+
+@transaction.atomic
+def prime_contract_create(
+    *,
+    project: Project,
+    user: Any,
+    number: str,
+    title: str,
+    owner_client: str,
+    status: str = ContractStatus.DRAFT,
+    private: bool = False,
+) -> PrimeContract:
+    _require_contract_admin(user, project)
+    contract = PrimeContract(
+        project=project,
+        number=(number or "").strip(),
+        title=title,
+        owner_client=owner_client,
+        status=status,
+        private=private,
+    )
+    if PrimeContract.objects.filter(project=project, number=contract.number).exists():
+        raise ValidationError({"number": f"Contract number {contract.number!r} is already used."})
+    _save(contract, unique_field="number", unique_message="This contract number is already used.")
+    return contract
+
+
+@transaction.atomic
+def prime_contract_update(*, contract: PrimeContract, user: Any, **fields: Any) -> PrimeContract:
+    _require_contract_admin(user, contract.project)
+    locked = PrimeContract.objects.select_for_update().get(pk=contract.pk)
+    if assign_fields(locked, fields, allowed={"title", "owner_client", "status", "private"}):
+        _save(locked, unique_field="number", unique_message="This contract number is already used.")
+    return locked
+
+
+@transaction.atomic
+def billing_period_create(
+    *,
+    project: Project,
+    user: Any,
+    number: int,
+    start_date: date,
+    end_date: date,
+    due_date: date,
+) -> BillingPeriod:
+    _require_contract_admin(user, project)
+    period = BillingPeriod(
+        project=project, number=number, start_date=start_date, end_date=end_date, due_date=due_date
+    )
+    errors = {}
+    if BillingPeriod.objects.filter(project=project, number=number).exists():
+        errors["number"] = f"Billing period {number} already exists."
+    if start_date and end_date and end_date < start_date:
+        errors["end_date"] = "A billing period cannot end before it starts."
+    if start_date and due_date and due_date < start_date:
+        errors["due_date"] = "The due date cannot be before the period starts."
+    if errors:
+        raise ValidationError(errors)
+    _save(period, unique_field="number", unique_message=f"Billing period {number} already exists.")
+    return period
+
+
+# ----- owner invoices -----------------------------------------------------------------------
+
+
+def _require_invoice_admin(user: Any, project: Project) -> None:
+    if not can_manage_owner_invoices(user, project):
+        raise PermissionDenied(INVOICE_ADMIN_REQUIRED)
+
+
+_NUMBER_TAKEN = "This invoice number is already used on this contract."
+
+
+@transaction.atomic
+def owner_invoice_create(
+    *,
+    prime_contract: PrimeContract,
+    user: Any,
+    number: str,
+    billing_period: BillingPeriod | None,
+    status: str = InvoiceStatus.DRAFT,
+) -> OwnerInvoice:
+    _require_invoice_admin(user, prime_contract.project)
+    invoice = OwnerInvoice(
+        prime_contract=prime_contract,
+        billing_period=billing_period,
+        number=number,
+        status=status,
+        created_by=user,
+    )
+    _save(invoice, unique_field="number", unique_message=_NUMBER_TAKEN)
+    record_edit(item=invoice, user=user, changes={"number": ["", invoice.number]}, created=True)
+    return invoice
+
+
+def _locked_invoice(invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
+    _require_invoice_admin(user, invoice.prime_contract.project)
+    return locked_for_edit(invoice)
+
+
+@transaction.atomic
+def owner_invoice_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> OwnerInvoice:
+    """Change number, billing period or status; refused while it is with the ERP tool."""
+    locked = _locked_invoice(invoice, user)
+    changes = assign_fields(locked, fields, allowed={"number", "billing_period", "status"})
+    if changes:
+        _save(locked, unique_field="number", unique_message=_NUMBER_TAKEN)
+        record_edit(item=locked, user=user, changes=changes)
+    return locked
+
+
+def owner_invoice_set_status(*, invoice: OwnerInvoice, user: Any, status: str) -> OwnerInvoice:
+    return owner_invoice_update(invoice=invoice, user=user, status=InvoiceStatus(status))
+
+
+@transaction.atomic
+def owner_invoice_delete(*, invoice: OwnerInvoice, user: Any) -> None:
+    locked = _locked_invoice(invoice, user)
+    if locked.status == InvoiceStatus.APPROVED:
+        raise ValidationError("An approved invoice cannot be deleted.")
+    if locked.erp_version:
+        raise ValidationError(
+            "An invoice that has been sent to ERP cannot be deleted: its history is kept."
+        )
+    locked.delete()
+
+
+_LINE_FIELDS = {
+    "position",
+    "description",
+    "scheduled_value",
+    "work_completed_this_period",
+    "materials_stored",
+    "retainage_percent",
+}
+
+
+@transaction.atomic
+def invoice_line_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> InvoiceLine:
+    locked = _locked_invoice(invoice, user)
+    if set(fields) - _LINE_FIELDS:
+        raise ValueError(f"Not a line field: {', '.join(sorted(set(fields) - _LINE_FIELDS))}")
+    if "position" not in fields:
+        fields["position"] = locked.lines.count() + 1
+    line = InvoiceLine(invoice=locked, **fields)
+    line.compute()
+    line.full_clean()
+    line.save()
+    record_edit(item=locked, user=user, changes={"lines": ["", f"added {line.description}"]})
+    return line
+
+
+@transaction.atomic
+def invoice_line_update(*, line: InvoiceLine, user: Any, **fields: Any) -> InvoiceLine:
+    locked = _locked_invoice(line.invoice, user)
+    line = InvoiceLine.objects.get(pk=line.pk, invoice=locked)
+    changes = assign_fields(line, fields, allowed=_LINE_FIELDS)
+    if changes:
+        line.compute()
+        line.full_clean()
+        line.save()
+        record_edit(
+            item=locked,
+            user=user,
+            changes={f"line {line.position} {name}": v for name, v in changes.items()},
+        )
+    return line
+
+
+@transaction.atomic
+def invoice_line_delete(*, line: InvoiceLine, user: Any) -> None:
+    locked = _locked_invoice(line.invoice, user)
+    description = line.description
+    InvoiceLine.objects.filter(pk=line.pk, invoice=locked).delete()
+    record_edit(item=locked, user=user, changes={"lines": [description, "removed"]})
+
+
+def owner_invoice_send_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
+    return erp_send(item=invoice, user=user)
+
+
+def owner_invoice_resend_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
+    return erp_resend(item=invoice, user=user)
+
+
+def owner_invoice_retrieve_from_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
+    return erp_retrieve(item=invoice, user=user)

@@ -1,0 +1,49 @@
+from django.contrib import admin
+
+from projects.models import Company, CompanyMembership, Project, ProjectMembership
+
+
+class CompanyMembershipInline(admin.TabularInline):
+    model = CompanyMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "pov_dictionary", "erp_adapter")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "slug")
+    inlines = [CompanyMembershipInline]
+
+
+class ProjectMembershipInline(admin.TabularInline):
+    model = ProjectMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("number", "name", "company", "erp_synced", "erp_job_id")
+    list_filter = ("company", "erp_synced")
+    search_fields = ("number", "name")
+    inlines = [ProjectMembershipInline]
+
+
+@admin.register(CompanyMembership)
+class CompanyMembershipAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "company",
+        "erp_tool_level",
+        "can_push_to_accounting",
+        "erp_digest_subscribed",
+    )
+    list_filter = ("company", "erp_tool_level", "can_push_to_accounting")
+
+
+@admin.register(ProjectMembership)
+class ProjectMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "project", "admin_level", "prime_contracts_level", "commitments_level")
+    list_filter = ("project__company",)

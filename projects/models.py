@@ -1,0 +1,150 @@
+"""Companies, projects, memberships with tool permission levels, and point-of-view dictionaries."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+class PointOfView(models.TextChoices):
+    GENERAL_CONTRACTOR = "general_contractor", "General Contractors (default)"
+    OWNER = "owner", "Owners"
+    SPECIALTY_CONTRACTOR = "specialty_contractor", "Specialty Contractors"
+
+
+class ToolLevel(models.IntegerChoices):
+    NONE = 0, "None"
+    READ_ONLY = 10, "Read Only"
+    STANDARD = 20, "Standard"
+    ADMIN = 30, "Admin"
+
+
+class ProjectTool(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    PRIME_CONTRACTS = "prime_contracts", "Prime Contracts"
+    COMMITMENTS = "commitments", "Commitments"
+
+
+def _validate_adapter_key(value: str) -> None:
+    if value not in settings.ERP_ADAPTERS:
+        known = ", ".join(sorted(settings.ERP_ADAPTERS))
+        raise ValidationError(f"Unknown ERP adapter {value!r}: choose one of {known}.")
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    pov_dictionary = models.CharField(
+        "point-of-view dictionary",
+        max_length=30,
+        choices=PointOfView.choices,
+        default=PointOfView.GENERAL_CONTRACTOR,
+    )
+    erp_adapter = models.CharField(
+        "ERP adapter", max_length=40, default="sandbox", validators=[_validate_adapter_key]
+    )
+    erp_settings = models.JSONField("ERP adapter settings", default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CompanyMembership(models.Model):
+    """A user's record in the company directory, with the ERP Integrations tool settings."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="company_memberships"
+    )
+    erp_tool_level = models.PositiveSmallIntegerField(
+        "ERP Integrations tool", choices=ToolLevel.choices, default=ToolLevel.NONE
+    )
+    can_push_to_accounting = models.BooleanField(
+        "can push to accounting",
+        default=False,
+        help_text="With Standard or Admin on the ERP Integrations tool, makes the user an "
+        "accounting approver.",
+    )
+    erp_digest_subscribed = models.BooleanField("subscribe to ERP digest emails", default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "user"], name="one_membership_per_company")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.company}"
+
+    @property
+    def is_accounting_approver(self) -> bool:
+        return self.can_push_to_accounting and self.erp_tool_level >= ToolLevel.STANDARD
+
+
+class Project(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="projects")
+    number = models.CharField(max_length=30)
+    name = models.CharField(max_length=200)
+    erp_synced = models.BooleanField("synced with ERP", default=False)
+    erp_job_id = models.CharField("ERP job id", max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "number"], name="project_number_per_company"
+            ),
+            models.CheckConstraint(
+                condition=Q(erp_synced=False) | ~Q(erp_job_id=""),
+                name="synced_project_has_job_id",
+                violation_error_message="A project synced with the ERP needs its ERP job id.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class ProjectMembership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    admin_level = models.PositiveSmallIntegerField(
+        "Admin tool", choices=ToolLevel.choices, default=ToolLevel.NONE
+    )
+    prime_contracts_level = models.PositiveSmallIntegerField(
+        "Prime Contracts tool", choices=ToolLevel.choices, default=ToolLevel.NONE
+    )
+    commitments_level = models.PositiveSmallIntegerField(
+        "Commitments tool", choices=ToolLevel.choices, default=ToolLevel.NONE
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.project}"
+
+    def level(self, tool: ProjectTool) -> ToolLevel:
+        return ToolLevel(getattr(self, f"{ProjectTool(tool).value}_level"))
+
+    def clean(self) -> None:
+        if (
+            self.project_id
+            and self.user_id
+            and not CompanyMembership.objects.filter(
+                company_id=self.project.company_id, user_id=self.user_id
+            ).exists()
+        ):
+            raise ValidationError(
+                {"user": "Add the user to the project's company before adding them to a project."}
+            )

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from erpsync.models import ErpItem
+from projects.models import Company, Project
+from projects.permissions import SUB_JOB_ADMIN_REQUIRED, can_manage_sub_jobs
+
+SUB_JOB_CODE_MAX = 30
+
+
+class SubJobStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+
+
+class SubJob(ErpItem):
+    erp_kind = "sub_job"
+    erp_kind_label = "sub job"
+    erp_company_path = "project__company"
+    erp_sender_permission_message = SUB_JOB_ADMIN_REQUIRED
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sub_jobs")
+    code = models.CharField(
+        "Sub Job ID",
+        max_length=SUB_JOB_CODE_MAX,
+        help_text=f"At most {SUB_JOB_CODE_MAX} characters, unique in the project.",
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=20, choices=SubJobStatus.choices, default=SubJobStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "code"], name="sub_job_code_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def clean(self) -> None:
+        self.code = (self.code or "").strip()
+        self.name = (self.name or "").strip()
+        errors: dict[str, str] = {}
+        if not self.code:
+            errors["code"] = "Enter a Sub Job ID."
+        elif (
+            self.project_id
+            and SubJob.objects.filter(project_id=self.project_id, code=self.code)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            errors["code"] = f"Sub Job ID {self.code!r} is already used in this project."
+        if not self.name:
+            errors["name"] = "Enter a name."
+        if errors:
+            raise ValidationError(errors)
+
+    # ----- ErpItem -------------------------------------------------------------------------
+
+    @property
+    def erp_company(self) -> Company:
+        return self.project.company
+
+    @property
+    def erp_title(self) -> str:
+        return f"sub job {self.code}"
+
+    def erp_send_preconditions(self) -> list[str]:
+        reasons = []
+        if self.status != SubJobStatus.APPROVED:
+            reasons.append("The sub job is not in the Approved status.")
+        if not self.project.erp_synced:
+            reasons.append("The project is not synced with the ERP.")
+        return reasons
+
+    def erp_sender_may(self, user: Any) -> bool:
+        return can_manage_sub_jobs(user, self.project)
+
+    def erp_snapshot(self) -> dict[str, Any]:
+        return {
+            "kind": self.erp_kind,
+            "code": self.code,
+            "name": self.name,
+            "project": {
+                "number": self.project.number,
+                "name": self.project.name,
+                "erp_job_id": self.project.erp_job_id,
+            },
+        }
