@@ -47,3 +47,18 @@ class OwnerInvoiceAdmin(ErpItemAdminMixin, admin.ModelAdmin):
         ERP_FIELDSET,
     )
     inlines = [InvoiceLineInline, ErpEventInline]
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "position", "description", "amount_due")
+    list_select_related = ("invoice",)
+    readonly_fields = ("retainage_amount", "amount_due")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        locked = obj is not None and obj.invoice.erp_locked
+        return not locked and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        locked = obj is not None and obj.invoice.erp_locked
+        return not locked and super().has_delete_permission(request, obj)

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the application's own, in development mode.
+
+Development mode keeps plain static storage (no collectstatic manifest) and no HTTPS redirect
+for the test client; pytest-django still runs every test with DEBUG off.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+
+from erpsync.settings import *  # noqa: F403
+
+# Factories create many users; PBKDF2's deliberate slowness would dominate the suite.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

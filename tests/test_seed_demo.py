@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from erpsync.models import ErpEvent
+from erpsync.states import ErpState
+from invoicing.models import OwnerInvoice
+from projects.models import Company, CompanyMembership
+from projects.permissions import can_manage_sub_jobs, is_accounting_approver
+from subjobs.models import SubJob
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "companies": Company.objects.count(),
+        "users": get_user_model().objects.count(),
+        "sub_jobs": SubJob.objects.count(),
+        "invoices": OwnerInvoice.objects.count(),
+        "events": ErpEvent.objects.count(),
+        "memberships": CompanyMembership.objects.count(),
+    }
+
+
+def test_seed_demo_is_safe_to_run_twice() -> None:
+    out = StringIO()
+    call_command("seed_demo", "--password", "pw-one", stdout=out)
+    first = _counts()
+    call_command("seed_demo", "--password", "pw-two", stdout=out)
+    assert _counts() == first
+    assert get_user_model().objects.get(username="approver").check_password("pw-two")
+    assert "approver" in out.getvalue() and "pw-two" in out.getvalue()
+
+
+def test_the_demo_has_sub_jobs_in_every_erp_state() -> None:
+    call_command("seed_demo", stdout=StringIO())
+    states = set(SubJob.objects.values_list("erp_state", flat=True))
+    assert states == {s.value for s in ErpState}
+    rejected = SubJob.objects.get(erp_state="rejected")
+    assert rejected.erp_rejection_reason
+    synced = SubJob.objects.get(erp_state="synced")
+    assert synced.erp_id.startswith("SBX-")
+
+
+def test_the_demo_roles_hold_the_permissions_they_claim() -> None:
+    call_command("seed_demo", stdout=StringIO())
+    users = {u.username: u for u in get_user_model().objects.all()}
+    demo = Company.objects.get(slug="demo-builders")
+    other = Company.objects.get(slug="other-co")
+    synced_project = demo.projects.get(erp_synced=True)
+    assert demo.projects.filter(erp_synced=False).exists()
+    assert can_manage_sub_jobs(users["admin"], synced_project)
+    assert not can_manage_sub_jobs(users["viewer"], synced_project)
+    assert is_accounting_approver(users["approver"], demo)
+    assert not is_accounting_approver(users["approver"], other)
+    assert is_accounting_approver(users["outsider"], other)
+    assert not is_accounting_approver(users["outsider"], demo)
+    collab = users["collab"]
+    assert collab.invoice_contact_for.get().number == "PC-001"
+
+
+def test_the_demo_invoices_cover_statuses_and_erp_states() -> None:
+    call_command("seed_demo", stdout=StringIO())
+    invoices = OwnerInvoice.objects.all()
+    assert {i.status for i in invoices} == {
+        "draft",
+        "under_review",
+        "revise_and_resubmit",
+        "approved",
+    }
+    assert {"not_sent", "pending", "rejected", "retrieved", "synced"} <= {
+        i.erp_state for i in invoices
+    }
