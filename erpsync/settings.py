@@ -155,7 +155,6 @@ SESSION_COOKIE_HTTPONLY = True
 MAILERS = mailers_from_env("EMAIL_URL", default_dir=VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "erpsync <erpsync@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ERPSYNC_BASE_URL = env_str("ERPSYNC_BASE_URL", "http://127.0.0.1:8000")
 
 # Celery: with no broker, tasks run eagerly (after commit, since services queue them on commit).
 CELERY_BROKER_URL = redis_url_from_env("CELERY_BROKER_URL")

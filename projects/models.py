@@ -33,6 +33,10 @@ def _validate_adapter_key(value: str) -> None:
         raise ValidationError(f"Unknown ERP adapter {value!r}: choose one of {known}.")
 
 
+def default_adapter() -> str:
+    return settings.ERP_DEFAULT_ADAPTER
+
+
 class Company(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -43,7 +47,7 @@ class Company(models.Model):
         default=PointOfView.GENERAL_CONTRACTOR,
     )
     erp_adapter = models.CharField(
-        "ERP adapter", max_length=40, default="sandbox", validators=[_validate_adapter_key]
+        "ERP adapter", max_length=40, default=default_adapter, validators=[_validate_adapter_key]
     )
     erp_settings = models.JSONField("ERP adapter settings", default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
