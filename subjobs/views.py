@@ -1,0 +1,176 @@
+"""The project Admin tool's Sub Jobs pages, as in the sub job seed page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from erpsync.services import erp_history
+from erpsync.states import ItemLocked
+from erpsync.web import locked, sender_action, sender_buttons
+from projects.access import ProjectAccess, get_sub_job, project_access
+from projects.models import ProjectTool
+from projects.permissions import SUB_JOB_ADMIN_REQUIRED
+from projects.views import page_context
+from subjobs.forms import RenameForm, SubJobForm
+from subjobs.models import SubJob
+from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
+
+
+def _sub_jobs(access: ProjectAccess) -> QuerySet[SubJob]:
+    return SubJob.objects.filter(project=access.project).select_related(
+        "erp_sent_by", "erp_changed_by"
+    )
+
+
+def _list_context(access: ProjectAccess, form: SubJobForm, **extra: Any) -> dict[str, Any]:
+    project = access.project
+    crumbs = [("Admin", reverse("project_admin", args=[project.pk])), ("Sub Jobs", None)]
+    return page_context(access, crumbs, form=form, sub_jobs=_sub_jobs(access), **extra)
+
+
+def _admin_tool(request: HttpRequest, project_id: int) -> ProjectAccess:
+    access = project_access(request.user, project_id)
+    access.require(
+        access.can_view(ProjectTool.ADMIN),
+        "Sub jobs are in the project's Admin tool: you need Read Only or more on it.",
+    )
+    return access
+
+
+def _apply_errors(form: Any, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        for message in messages_:
+            form.add_error(field if field in form.fields else None, message)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sub_job_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    access = _admin_tool(request, project_id)
+    form = SubJobForm(request.POST or None)
+    status = 200
+    added = None
+    if request.method == "POST":
+        access.require(access.manages_sub_jobs, SUB_JOB_ADMIN_REQUIRED)
+        if form.is_valid():
+            try:
+                added = sub_job_create(
+                    project=access.project, user=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+        if added is None:
+            status = 422
+        elif not request.htmx:
+            messages.success(request, f"Sub job {added.code} added.")
+            return redirect("sub_job_list", project_id)
+        else:
+            form = SubJobForm()
+    context = _list_context(access, form, added=added)
+    template = "subjobs/list.html#section" if request.htmx else "subjobs/list.html"
+    return render(request, template, context, status=status)
+
+
+def _row(
+    request: HttpRequest, access: ProjectAccess, sub_job: SubJob, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = page_context(access, [], sub_job=sub_job, **extra)
+    return render(request, "subjobs/list.html#row", context, status=status)
+
+
+@login_required
+@require_GET
+def sub_job_row(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpResponse:
+    access = _admin_tool(request, project_id)
+    return _row(request, access, get_sub_job(access, sub_job_id))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpResponse:
+    """Double-click the name: the row turns into an editor; Enter saves, Escape cancels."""
+    access = _admin_tool(request, project_id)
+    access.require(access.manages_sub_jobs, SUB_JOB_ADMIN_REQUIRED)
+    sub_job = get_sub_job(access, sub_job_id)
+    if sub_job.erp_locked:
+        if not request.htmx:
+            return locked(request, ItemLocked(sub_job.erp_lock_reason() or ""))
+        return _row(request, access, sub_job, status=409, row_error=sub_job.erp_lock_reason())
+    form = RenameForm(request.POST or None, initial={"name": sub_job.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            sub_job = sub_job_update(
+                sub_job=sub_job, user=request.user, name=form.cleaned_data["name"]
+            )
+        except ItemLocked as error:
+            return _row(request, access, sub_job, status=409, row_error=error.message)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            if not request.htmx:
+                return redirect("sub_job_list", project_id)
+            return _row(request, access, sub_job)
+    status = 422 if request.method == "POST" else 200
+    return _row(request, access, sub_job, status=status, editing=True, rename_form=form)
+
+
+@login_required
+@require_POST
+def sub_job_approve_view(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpResponse:
+    access = _admin_tool(request, project_id)
+    access.require(access.manages_sub_jobs, SUB_JOB_ADMIN_REQUIRED)
+    sub_job = get_sub_job(access, sub_job_id)
+    try:
+        sub_job = sub_job_approve(sub_job=sub_job, user=request.user)
+    except ItemLocked as error:
+        if request.htmx:
+            return _row(request, access, sub_job, status=409, row_error=error.message)
+        return locked(request, error)
+    if request.htmx:
+        return _row(request, access, sub_job)
+    messages.success(request, f"Sub job {sub_job.code} approved.")
+    return redirect(request.POST.get("next") or reverse("sub_job_list", args=[project_id]))
+
+
+@login_required
+@require_GET
+def sub_job_detail(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpResponse:
+    access = _admin_tool(request, project_id)
+    sub_job = get_sub_job(access, sub_job_id)
+    project = access.project
+    crumbs = [
+        ("Admin", reverse("project_admin", args=[project.pk])),
+        ("Sub Jobs", reverse("sub_job_list", args=[project.pk])),
+        (sub_job.code, None),
+    ]
+    context = page_context(
+        access,
+        crumbs,
+        sub_job=sub_job,
+        item=sub_job,
+        buttons=sender_buttons(sub_job, request.user),
+        # The action URLs are the page's own URL + "erp/<action>/".
+        action_base=request.path + "erp/",
+        history=erp_history(sub_job),
+    )
+    return render(request, "subjobs/detail.html", context)
+
+
+@login_required
+@require_POST
+def sub_job_erp_action(
+    request: HttpRequest, project_id: int, sub_job_id: int, action: str
+) -> HttpResponse:
+    access = _admin_tool(request, project_id)
+    sub_job = get_sub_job(access, sub_job_id)
+    next_url = reverse("sub_job_detail", args=[project_id, sub_job_id])
+    return sender_action(request, sub_job, action, next_url=next_url)
