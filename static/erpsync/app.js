@@ -13,9 +13,11 @@
     }
   });
 
-  // Put the cursor in a freshly swapped-in inline editor.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var input = event.detail.target.querySelector("[data-autofocus]");
+  // Put the cursor in a freshly swapped-in inline editor (htmx:load fires on new content;
+  // after an outerHTML swap the old target is gone from the page).
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    var input = elt.matches("[data-autofocus]") ? elt : elt.querySelector("[data-autofocus]");
     if (input) {
       input.focus();
       input.select();
