@@ -1,0 +1,338 @@
+"""The Prime Contracts and Invoicing tools, as in the owner invoice seed page: contract list →
+contract → Invoices tab → invoice → Edit → Save → Resend to ERP.
+
+Views only read input and render: every write goes through invoicing.services, which checks
+the permission and the ERP lock again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import prefetch_related_objects
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from erpsync.services import erp_history
+from erpsync.states import ItemLocked
+from erpsync.web import locked, sender_action, sender_buttons
+from invoicing.forms import (
+    LINE_FIELDS,
+    BillingPeriodForm,
+    OwnerInvoiceForm,
+    PrimeContractForm,
+    PrimeContractStatusForm,
+    apply_errors,
+    line_formset,
+)
+from invoicing.models import OwnerInvoice, PrimeContract
+from invoicing.selectors import (
+    billing_periods,
+    contracts_with_invoice_counts,
+    invoices_of_contract,
+    project_invoices,
+)
+from invoicing.services import (
+    billing_period_create,
+    invoice_line_add,
+    invoice_line_delete,
+    invoice_line_update,
+    owner_invoice_create,
+    owner_invoice_update,
+    prime_contract_create,
+    prime_contract_update,
+)
+from projects.access import ProjectAccess, get_contract, get_invoice, project_access
+from projects.permissions import INVOICE_ADMIN_REQUIRED, PRIME_CONTRACT_ADMIN_REQUIRED
+from projects.terms import term
+from projects.views import page_context
+
+# A POST whose form has errors is re-rendered with them, as 422 (as the Sub Jobs pages do).
+INVALID = 422
+Crumbs = list[tuple[str, str | None]]
+
+
+def _data(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else None
+
+
+# ----- breadcrumbs ------------------------------------------------------------------------
+
+
+def _contracts_crumb(access: ProjectAccess, *, link: bool = True) -> tuple[str, str | None]:
+    url = reverse("contract_list", args=[access.project.pk]) if link else None
+    return (term(access.project.company, "prime_contracts"), url)
+
+
+def _contract_crumbs(access: ProjectAccess, contract: PrimeContract) -> Crumbs:
+    url = reverse("contract_detail", args=[access.project.pk, contract.pk])
+    return [_contracts_crumb(access), (contract.number, url)]
+
+
+def _invoice_crumbs(access: ProjectAccess, invoice: OwnerInvoice, *, link: bool) -> Crumbs:
+    contract = invoice.prime_contract
+    project_id = access.project.pk
+    return [
+        _contracts_crumb(access),
+        (contract.number, reverse("contract_detail", args=[project_id, contract.pk])),
+        ("Invoices", reverse("contract_invoices", args=[project_id, contract.pk])),
+        (str(invoice), reverse("invoice_detail", args=[project_id, invoice.pk]) if link else None),
+    ]
+
+
+# ----- Prime Contracts tool -----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    access = project_access(request.user, project_id)
+    contracts = contracts_with_invoice_counts(access)
+    tool = term(access.project.company, "prime_contracts")
+    access.require(
+        access.sees_all_contracts or contracts.exists(),
+        f"You need Read Only or more on the project's {tool} tool.",
+    )
+    form = PrimeContractForm(_data(request))
+    if request.method == "POST":
+        access.require(access.manages_contracts, PRIME_CONTRACT_ADMIN_REQUIRED)
+        if form.is_valid():
+            try:
+                contract = prime_contract_create(
+                    project=access.project, user=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"{term(access.project.company, 'prime_contract')} {contract.number} created.",
+                )
+                return redirect("contract_detail", project_id, contract.pk)
+    context = page_context(
+        access, [_contracts_crumb(access, link=False)], contracts=contracts, form=form
+    )
+    status = INVALID if request.method == "POST" else 200
+    return render(request, "invoicing/contract_list.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract_detail(request: HttpRequest, project_id: int, contract_id: int) -> HttpResponse:
+    """The contract's General tab; a tool admin changes its status here (e.g. to Approved)."""
+    access = project_access(request.user, project_id)
+    contract = get_contract(access, contract_id)
+    form = PrimeContractStatusForm(_data(request), initial={"status": contract.status})
+    if request.method == "POST":
+        access.require(access.manages_contracts, PRIME_CONTRACT_ADMIN_REQUIRED)
+        if form.is_valid():
+            try:
+                prime_contract_update(
+                    contract=contract, user=request.user, status=form.cleaned_data["status"]
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, "Saved.")
+                return redirect("contract_detail", project_id, contract.pk)
+    crumbs = [_contracts_crumb(access), (contract.number, None)]
+    context = page_context(
+        access,
+        crumbs,
+        contract=contract,
+        status_form=form,
+        invoice_count=contract.invoices.count(),
+        tab="general",
+    )
+    status = INVALID if request.method == "POST" else 200
+    return render(request, "invoicing/contract_detail.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract_invoices(request: HttpRequest, project_id: int, contract_id: int) -> HttpResponse:
+    """The contract's Invoices tab, with New invoice for invoice admins."""
+    access = project_access(request.user, project_id)
+    contract = get_contract(access, contract_id)
+    form = OwnerInvoiceForm(_data(request), project=access.project)
+    if request.method == "POST":
+        access.require(access.manages_invoices, INVOICE_ADMIN_REQUIRED)
+        if form.is_valid():
+            try:
+                invoice = owner_invoice_create(
+                    prime_contract=contract, user=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, f"{invoice} created: add its lines.")
+                return redirect("invoice_edit", project_id, invoice.pk)
+    crumbs = [*_contract_crumbs(access, contract), ("Invoices", None)]
+    context = page_context(
+        access,
+        crumbs,
+        contract=contract,
+        invoices=invoices_of_contract(contract),
+        form=form,
+        tab="invoices",
+    )
+    status = INVALID if request.method == "POST" else 200
+    return render(request, "invoicing/contract_invoices.html", context, status=status)
+
+
+# ----- one invoice ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def invoice_detail(request: HttpRequest, project_id: int, invoice_id: int) -> HttpResponse:
+    access = project_access(request.user, project_id)
+    invoice = get_invoice(access, invoice_id)
+    prefetch_related_objects([invoice], "lines")  # for the table and for totals()
+    context = page_context(
+        access,
+        _invoice_crumbs(access, invoice, link=False),
+        invoice=invoice,
+        item=invoice,
+        lines=invoice.lines.all(),
+        totals=invoice.totals(),
+        can_edit=access.manages_invoices and not invoice.erp_locked,
+        buttons=sender_buttons(invoice, request.user),
+        # The ERP action URLs are this page's URL + "erp/<action>/".
+        action_base=reverse("invoice_detail", args=[project_id, invoice.pk]) + "erp/",
+        history=erp_history(invoice),
+    )
+    return render(request, "invoicing/invoice_detail.html", context)
+
+
+@login_required
+@require_POST
+def invoice_erp_action(
+    request: HttpRequest, project_id: int, invoice_id: int, action: str
+) -> HttpResponse:
+    """Send, Resend or Retrieve; erpsync.web.sender_action and the service check everything."""
+    access = project_access(request.user, project_id)
+    invoice = get_invoice(access, invoice_id)
+    next_url = reverse("invoice_detail", args=[project_id, invoice.pk])
+    return sender_action(request, invoice, action, next_url=next_url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invoice_edit(request: HttpRequest, project_id: int, invoice_id: int) -> HttpResponse:
+    """Number, billing period, status and the lines, saved together or not at all."""
+    access = project_access(request.user, project_id)
+    invoice = get_invoice(access, invoice_id)
+    access.require(access.manages_invoices, INVOICE_ADMIN_REQUIRED)
+    reason = invoice.erp_lock_reason()
+    if reason is not None:
+        return locked(request, ItemLocked(reason))
+    form = OwnerInvoiceForm(
+        _data(request),
+        project=access.project,
+        initial={
+            "number": invoice.number,
+            "billing_period": invoice.billing_period_id,
+            "status": invoice.status,
+        },
+    )
+    lines = line_formset(invoice, _data(request))
+    if request.method == "POST":
+        # Validate both, so every error shows at once.
+        valid = form.is_valid()
+        valid = lines.is_valid() and valid
+        if valid:
+            try:
+                saved = _save_invoice(invoice, request.user, form, lines)
+            except ItemLocked as error:
+                return locked(request, error)
+            if saved:
+                messages.success(request, "Saved.")
+                return redirect("invoice_detail", project_id, invoice.pk)
+    context = page_context(
+        access,
+        [*_invoice_crumbs(access, invoice, link=True), ("Edit", None)],
+        invoice=invoice,
+        item=invoice,
+        form=form,
+        lines=lines,
+    )
+    status = INVALID if request.method == "POST" else 200
+    return render(request, "invoicing/invoice_edit.html", context, status=status)
+
+
+def _save_invoice(
+    invoice: OwnerInvoice, user: Any, form: forms.Form, lines: forms.BaseModelFormSet
+) -> bool:
+    """One transaction: the invoice's fields, then each changed, added or deleted line.
+
+    A ValidationError from any service rolls everything back and is put at the field of the
+    form it came from; returns whether it saved.
+    """
+    target: forms.BaseForm = form
+    deleted = lines.deleted_forms
+    try:
+        with transaction.atomic():
+            owner_invoice_update(invoice=invoice, user=user, **form.cleaned_data)
+            for line_form in lines.forms:
+                target, line = line_form, line_form.instance
+                if line_form in deleted:
+                    if line.pk is not None:
+                        invoice_line_delete(line=line, user=user)
+                    continue
+                if not line_form.has_changed():
+                    continue  # an untouched line, or a blank extra row
+                fields = {name: line_form.cleaned_data[name] for name in LINE_FIELDS}
+                if line.pk is None:
+                    invoice_line_add(invoice=invoice, user=user, **fields)
+                else:
+                    invoice_line_update(line=line, user=user, **fields)
+    except ValidationError as error:
+        apply_errors(target, error)
+        return False
+    return True
+
+
+# ----- Invoicing tool -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invoicing(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Billing periods (created by Prime Contracts admins) and every visible owner invoice."""
+    access = project_access(request.user, project_id)
+    company = access.project.company
+    access.require(
+        access.sees_all_contracts,
+        f"The {term(company, 'invoicing')} tool needs Read Only or more on the project's "
+        f"{term(company, 'prime_contracts')} or Commitments tool.",
+    )
+    form = BillingPeriodForm(_data(request))
+    if request.method == "POST":
+        access.require(access.manages_contracts, PRIME_CONTRACT_ADMIN_REQUIRED)
+        if form.is_valid():
+            try:
+                period = billing_period_create(
+                    project=access.project, user=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, f"Billing period {period.number} created.")
+                return redirect("invoicing", project_id)
+    context = page_context(
+        access,
+        [(term(company, "invoicing"), None)],
+        periods=billing_periods(access),
+        invoices=project_invoices(access),
+        form=form,
+    )
+    status = INVALID if request.method == "POST" else 200
+    return render(request, "invoicing/invoicing.html", context, status=status)
