@@ -67,8 +67,8 @@ SUB_JOBS = [
 ]
 REJECTION = {
     "sub_job": "Sub Job ID 04-000 is a division header in our chart: use 04-200 for unit masonry.",
-    "owner_invoice": "Materials stored on line 2 exceed the delivered quantities: "
-    "attach the delivery tickets or reduce it to $18,500.00.",
+    "owner_invoice": "Materials stored on line 2 ($18,500.00) exceed the delivered "
+    "quantities: attach the delivery tickets or reduce it to what was delivered.",
 }
 EXPORT_ERROR = "ERP refused the export: cost code 08-000 is closed for posting in period 2026-10."
 
