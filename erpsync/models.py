@@ -72,6 +72,8 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     erp_kind_label: ClassVar[str]
     # The lookup from the item to its company, for querysets (e.g. "project__company").
     erp_company_path: ClassVar[str]
+    # What erp_company, erp_title and the preconditions read: joined when a row is locked.
+    erp_related: ClassVar[tuple[str, ...]] = ()
 
     erp_state = FSMField(
         "ERP state",
@@ -90,6 +92,13 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     erp_sent_at = models.DateTimeField(null=True, blank=True)
     erp_sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erp_accepted_at = models.DateTimeField(null=True, blank=True)
+    erp_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erp_export_attempts = models.PositiveIntegerField(
+        "export tries", default=0, help_text="Tries to export the accepted version so far."
     )
     erp_changed_at = models.DateTimeField(null=True, blank=True)
     erp_changed_by = models.ForeignKey(
@@ -168,6 +177,9 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     )
     def accept(self, *, by: Any, at: datetime) -> None:
         self.erp_error = ""
+        self.erp_accepted_by = by
+        self.erp_accepted_at = at
+        self.erp_export_attempts = 0
         self._touch(by=by, at=at)
 
     @transition(
@@ -181,14 +193,16 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         self._touch(by=by, at=at)
 
     @transition(field="erp_state", source=ErpState.ACCEPTED, target=ErpState.SYNCED)
-    def mark_synced(self, *, at: datetime, erp_id: str) -> None:
+    def mark_synced(self, *, at: datetime, erp_id: str, attempts: int = 1) -> None:
         self.erp_id = erp_id
+        self.erp_export_attempts += attempts
         self.erp_error = ""
         self._touch(by=None, at=at)
 
     @transition(field="erp_state", source=ErpState.ACCEPTED, target=ErpState.EXPORT_FAILED)
-    def mark_export_failed(self, *, at: datetime, error: str) -> None:
+    def mark_export_failed(self, *, at: datetime, error: str, attempts: int = 1) -> None:
         self.erp_error = error
+        self.erp_export_attempts += attempts
         self._touch(by=None, at=at)
 
     @transition(

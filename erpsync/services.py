@@ -33,7 +33,8 @@ REASON_MAX = 2000
 
 def _lock[Item: ErpItem](item: Item) -> Item:
     model = type(item)
-    return model.objects.select_for_update(of=("self",)).get(pk=item.pk)
+    rows = model.objects.select_for_update(of=("self",)).select_related(*model.erp_related)
+    return rows.get(pk=item.pk)
 
 
 def record_event(
@@ -113,7 +114,7 @@ def _transition[Item: ErpItem](
             reason=reason or kwargs.get("error", ""),
             version=locked.erp_version,
             snapshot=snapshot,
-            details={"erp_id": kwargs["erp_id"]} if "erp_id" in kwargs else None,
+            details={k: kwargs[k] for k in ("erp_id", "attempts") if k in kwargs},
         )
     return locked
 
@@ -168,12 +169,16 @@ def erp_retry_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
 # ----- the export worker's results --------------------------------------------------------
 
 
-def erp_mark_synced[Item: ErpItem](*, item: Item, erp_id: str) -> Item:
-    return _transition(item=item, action=ErpAction.MARK_SYNCED, user=None, erp_id=erp_id)
+def erp_mark_synced[Item: ErpItem](*, item: Item, erp_id: str, attempts: int = 1) -> Item:
+    return _transition(
+        item=item, action=ErpAction.MARK_SYNCED, user=None, erp_id=erp_id, attempts=attempts
+    )
 
 
-def erp_mark_export_failed[Item: ErpItem](*, item: Item, error: str) -> Item:
-    return _transition(item=item, action=ErpAction.MARK_EXPORT_FAILED, user=None, error=error)
+def erp_mark_export_failed[Item: ErpItem](*, item: Item, error: str, attempts: int = 1) -> Item:
+    return _transition(
+        item=item, action=ErpAction.MARK_EXPORT_FAILED, user=None, error=error, attempts=attempts
+    )
 
 
 # ----- edits --------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ class OwnerInvoice(ErpItem):
     erp_kind = "owner_invoice"
     erp_kind_label = "owner invoice"
     erp_company_path = "prime_contract__project__company"
+    erp_related = ("prime_contract__project__company", "billing_period")
     erp_sender_permission_message = INVOICE_ADMIN_REQUIRED
 
     prime_contract = models.ForeignKey(

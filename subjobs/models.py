@@ -22,6 +22,7 @@ class SubJob(ErpItem):
     erp_kind = "sub_job"
     erp_kind_label = "sub job"
     erp_company_path = "project__company"
+    erp_related = ("project__company",)
     erp_sender_permission_message = SUB_JOB_ADMIN_REQUIRED
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sub_jobs")

@@ -152,7 +152,17 @@ def test_mark_synced_records_the_erp_id_and_clears_the_error(
     erp_retry_export(item=sub_job, user=approver)
     synced = erp_mark_synced(item=sub_job, erp_id="ERP-99")
     assert (synced.erp_state, synced.erp_id, synced.erp_error) == ("synced", "ERP-99", "")
-    assert ErpEvent.objects.latest("id").details == {"erp_id": "ERP-99"}
+    assert ErpEvent.objects.latest("id").details == {"erp_id": "ERP-99", "attempts": 1}
+    assert synced.erp_export_attempts == 2  # the failed try, then the one that synced
+
+
+def test_accept_records_who_accepted_and_starts_the_tries_afresh(
+    sub_job: Any, drive: Any, approver: Any
+) -> None:
+    accepted = drive(sub_job, "accepted")
+    assert accepted.erp_accepted_by == approver
+    assert accepted.erp_accepted_at == accepted.erp_changed_at
+    assert accepted.erp_export_attempts == 0
 
 
 def test_system_transitions_record_no_actor(sub_job: Any, drive: Any) -> None:
