@@ -72,6 +72,7 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     erp_kind_label: ClassVar[str]
     # The lookup from the item to its company, for querysets (e.g. "project__company").
     erp_company_path: ClassVar[str]
+    erp_project_path: ClassVar[str]
     # What erp_company, erp_title and the preconditions read: joined when a row is locked.
     erp_related: ClassVar[tuple[str, ...]] = ()
 
@@ -113,6 +114,18 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         super().clean_fields(exclude={*(exclude or ()), "erp_state"})
 
     # ----- what each kind of item provides -------------------------------------------------
+
+    erp_tab_order: ClassVar[int] = 100
+
+    @classmethod
+    def erp_tab_label(cls, company: Company) -> str:
+        """The tab's title in the company's ERP Integrations tool."""
+        raise NotImplementedError
+
+    @classmethod
+    def erp_queue(cls, company: Company) -> models.QuerySet[Any]:
+        """The company's items of this kind, joined with what the tool's rows show."""
+        raise NotImplementedError
 
     @property
     def erp_company(self) -> Company:

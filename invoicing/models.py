@@ -97,6 +97,7 @@ class OwnerInvoice(ErpItem):
     erp_kind = "owner_invoice"
     erp_kind_label = "owner invoice"
     erp_company_path = "prime_contract__project__company"
+    erp_project_path = "prime_contract__project"
     erp_related = ("prime_contract__project__company", "billing_period")
     erp_sender_permission_message = INVOICE_ADMIN_REQUIRED
 
@@ -177,6 +178,29 @@ class OwnerInvoice(ErpItem):
         return self.totals()["amount_due"]
 
     # ----- ErpItem -------------------------------------------------------------------------
+
+    erp_tab_order = 20
+
+    @classmethod
+    def erp_tab_label(cls, company: Company) -> str:
+        from projects.terms import term
+
+        return term(company, "owner_invoices")
+
+    @classmethod
+    def erp_queue(cls, company: Company) -> models.QuerySet[OwnerInvoice]:
+        """The company's invoices with what a row of the approvers' tool shows."""
+        return (
+            cls.objects.filter(prime_contract__project__company=company)
+            .select_related(
+                "prime_contract__project",
+                "billing_period",
+                "erp_sent_by",
+                "erp_accepted_by",
+                "erp_changed_by",
+            )
+            .annotate(amount_due_total=models.Sum("lines__amount_due"))
+        )
 
     @property
     def erp_company(self) -> Company:

@@ -68,6 +68,21 @@ def project_access(user: Any, project_id: int) -> ProjectAccess:
     return ProjectAccess(user, project, membership)
 
 
+def company_access(user: Any, slug: str) -> CompanyMembership:
+    """The user's membership of the company with this slug, its company joined, in one query;
+    404 when the user is not a member of it (or it does not exist)."""
+    if not user.is_authenticated:
+        raise Http404("No such company.")
+    membership = (
+        CompanyMembership.objects.select_related("company")
+        .filter(company__slug=slug, user=user)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such company.")
+    return membership
+
+
 def get_sub_job(access: ProjectAccess, sub_job_id: int) -> SubJob:
     access.require(
         access.can_view(ProjectTool.ADMIN),

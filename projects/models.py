@@ -90,6 +90,11 @@ class CompanyMembership(models.Model):
     def is_accounting_approver(self) -> bool:
         return self.can_push_to_accounting and self.erp_tool_level >= ToolLevel.STANDARD
 
+    @property
+    def is_erp_tool_admin(self) -> bool:
+        """Admin on the company's ERP Integrations tool."""
+        return self.erp_tool_level == ToolLevel.ADMIN
+
 
 class Project(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="projects")

@@ -5,28 +5,84 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, QuerySet
 
-from projects.models import Company, Project
+from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
+
+# The database form of CompanyMembership.is_accounting_approver.
+ACCOUNTING_APPROVER = Q(can_push_to_accounting=True, erp_tool_level__gte=ToolLevel.STANDARD)
+
+# Directory order: by name, then by username for users without one.
+USER_ORDER = ("user__last_name", "user__first_name", "user__username")
 
 
 @dataclass
 class CompanyView:
     company: Company
     projects: list[Project]
+    membership: CompanyMembership
+
+    @property
+    def is_erp_tool_admin(self) -> bool:
+        return self.membership.is_erp_tool_admin
+
+
+@dataclass
+class ProjectMemberView:
+    """A row of the project directory."""
+
+    membership: ProjectMembership
+    is_accounting_approver: bool
 
 
 def companies_for_user(user: Any) -> list[CompanyView]:
-    """The user's companies, each with the projects the user is a member of."""
-    companies = (
-        Company.objects.filter(memberships__user=user)
+    """The user's companies, each with the user's membership and the projects the user is a
+    member of."""
+    memberships = (
+        CompanyMembership.objects.filter(user=user)
+        .select_related("company")
         .prefetch_related(
             Prefetch(
-                "projects",
+                "company__projects",
                 queryset=Project.objects.filter(memberships__user=user).order_by("number"),
                 to_attr="member_projects",
             )
         )
-        .order_by("name")
+        .order_by("company__name", "company__pk")
     )
-    return [CompanyView(company=c, projects=c.member_projects) for c in companies]
+    return [
+        CompanyView(company=m.company, projects=m.company.member_projects, membership=m)
+        for m in memberships
+    ]
+
+
+def company_members(company: Company) -> QuerySet[CompanyMembership]:
+    """The company directory: every membership with its user, in one query."""
+    return (
+        CompanyMembership.objects.filter(company=company)
+        .select_related("user")
+        .order_by(*USER_ORDER)
+    )
+
+
+def accounting_approvers(company: Company) -> QuerySet[CompanyMembership]:
+    """The company's accounting approvers, with their users, in one query."""
+    return company_members(company).filter(ACCOUNTING_APPROVER)
+
+
+def accounting_approver_ids(company_id: int) -> set[int]:
+    """The user ids of the company's accounting approvers, in one query."""
+    return set(
+        CompanyMembership.objects.filter(ACCOUNTING_APPROVER, company_id=company_id).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def project_members(project: Project) -> QuerySet[ProjectMembership]:
+    """The project's members with their users, in one query."""
+    return (
+        ProjectMembership.objects.filter(project=project)
+        .select_related("user")
+        .order_by(*USER_ORDER)
+    )

@@ -3,13 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from projects.access import ProjectAccess, project_access
-from projects.models import ProjectTool
+from projects import selectors
+from projects.access import ProjectAccess, company_access, project_access
+from projects.models import Company, ProjectTool, ToolLevel
 from projects.terms import term
+
+ERP_ADMIN_REQUIRED = (
+    "The Accountants page is for Admins of the company's ERP Integrations tool: "
+    "you have {level} on it."
+)
 
 
 def page_context(
@@ -76,3 +83,59 @@ def project_admin(request: HttpRequest, project_id: int) -> HttpResponse:
         "You need Read Only or more on the project's Admin tool.",
     )
     return render(request, "projects/admin_tool.html", page_context(access, [("Admin", None)]))
+
+
+@login_required
+def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's members with their project tool levels; accounting approvers of the
+    project's company get a badge."""
+    access = project_access(request.user, project_id)
+    project = access.project
+    approver_ids = selectors.accounting_approver_ids(project.company_id)
+    members = [
+        selectors.ProjectMemberView(membership=m, is_accounting_approver=m.user_id in approver_ids)
+        for m in selectors.project_members(project)
+    ]
+    context = page_context(access, [("Directory", None)], members=members)
+    return render(request, "projects/project_members.html", context)
+
+
+def company_context(company: Company, crumb: str, **extra: Any) -> dict[str, Any]:
+    """What every company page needs: the company (for terms) and breadcrumbs from it."""
+    return {
+        "company": company,
+        "breadcrumbs": [(company.name, reverse("home")), (crumb, None)],
+        **extra,
+    }
+
+
+@login_required
+def company_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """The company directory, for any member of the company."""
+    membership = company_access(request.user, slug)
+    company = membership.company
+    context = company_context(
+        company,
+        "Directory",
+        membership=membership,
+        members=list(selectors.company_members(company)),
+    )
+    return render(request, "projects/company_members.html", context)
+
+
+@login_required
+def company_accountants(request: HttpRequest, slug: str) -> HttpResponse:
+    """The company's accounting approvers, for Admins of its ERP Integrations tool."""
+    membership = company_access(request.user, slug)
+    if not membership.is_erp_tool_admin:
+        level = ToolLevel(membership.erp_tool_level)
+        held = "no permission" if level == ToolLevel.NONE else level.label
+        raise PermissionDenied(ERP_ADMIN_REQUIRED.format(level=held))
+    company = membership.company
+    context = company_context(
+        company,
+        "Accountants",
+        membership=membership,
+        approvers=list(selectors.accounting_approvers(company)),
+    )
+    return render(request, "projects/company_accountants.html", context)

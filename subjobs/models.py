@@ -22,6 +22,7 @@ class SubJob(ErpItem):
     erp_kind = "sub_job"
     erp_kind_label = "sub job"
     erp_company_path = "project__company"
+    erp_project_path = "project"
     erp_related = ("project__company",)
     erp_sender_permission_message = SUB_JOB_ADMIN_REQUIRED
 
@@ -69,6 +70,19 @@ class SubJob(ErpItem):
             raise ValidationError(errors)
 
     # ----- ErpItem -------------------------------------------------------------------------
+
+    erp_tab_order = 10
+
+    @classmethod
+    def erp_tab_label(cls, company: Company) -> str:
+        return "Sub Jobs"
+
+    @classmethod
+    def erp_queue(cls, company: Company) -> models.QuerySet[SubJob]:
+        """The company's sub jobs with what a row of the approvers' tool shows."""
+        return cls.objects.filter(project__company=company).select_related(
+            "project", "erp_sent_by", "erp_accepted_by", "erp_changed_by"
+        )
 
     @property
     def erp_company(self) -> Company:

@@ -30,3 +30,20 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 })();
+
+// Reject dialogs: a button names the <dialog> it opens; Cancel closes the one it is in.
+document.addEventListener("click", function (event) {
+  var opener = event.target.closest && event.target.closest("[data-open-dialog]");
+  if (opener) {
+    var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
+    if (dialog && !dialog.open) dialog.showModal();
+    var box = dialog && dialog.querySelector("textarea");
+    if (box) box.focus();
+    return;
+  }
+  var closer = event.target.closest && event.target.closest("[data-close-dialog]");
+  if (closer) {
+    var open = closer.closest("dialog");
+    if (open) open.close();
+  }
+});

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from approvals import views
+
+prefix = "companies/<slug:slug>/erp/"
+urlpatterns = [
+    path(prefix, views.erp_tool, name="erp_tool"),
+    path(f"{prefix}<str:kind>/bulk/", views.erp_bulk, name="erp_bulk"),
+    path(f"{prefix}<str:kind>/items/<int:item_id>/", views.erp_item, name="erp_item"),
+    path(
+        f"{prefix}<str:kind>/items/<int:item_id>/<str:decision>/",
+        views.erp_decide,
+        name="erp_decide",
+    ),
+    path(f"{prefix}<str:kind>/<str:filter_key>/", views.erp_queue, name="erp_queue"),
+]

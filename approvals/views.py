@@ -1,0 +1,211 @@
+"""The company ERP Integrations tool: the accounting approvers' pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from approvals.access import ErpToolAccess, erp_tool_access
+from approvals.diff import changes_since_rejection, flatten
+from approvals.kinds import Kind, kind_for, kinds_for
+from approvals.selectors import FILTERS, history_page, queue_item, queue_page, state_counts
+from approvals.services import DECISIONS, decide, decide_many, summary
+from erpsync.models import ErpItem
+from erpsync.services import erp_history, submitted_snapshot
+from erpsync.states import ErpActionRefused, ErpState
+from erpsync.web import refused
+from projects.permissions import APPROVER_REQUIRED
+
+
+def _context(access: ErpToolAccess, kind: Kind | None = None, **extra: Any) -> dict[str, Any]:
+    company = access.company
+    kinds = kinds_for(company)
+    counts = state_counts(company, kinds)
+    current = counts[kind.key] if kind else {}
+    return {
+        "company": company,
+        "access": access,
+        "tabs": [(k, counts[k.key]["ready"]) for k in kinds],
+        "kind": kind,
+        "filters": [(f, current.get(f.key)) for f in FILTERS.values()],
+        "now": timezone.now(),
+        "breadcrumbs": [(company.name, reverse("home")), ("ERP Integrations", None)],
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def erp_tool(request: HttpRequest, slug: str) -> HttpResponse:
+    access = erp_tool_access(request.user, slug)
+    first = kinds_for(access.company)[0]
+    return redirect("erp_queue", slug, first.key, "ready")
+
+
+@login_required
+@require_GET
+def erp_queue(request: HttpRequest, slug: str, kind: str, filter_key: str) -> HttpResponse:
+    access = erp_tool_access(request.user, slug)
+    tab = kind_for(access.company, kind)
+    filter_ = FILTERS.get(filter_key)
+    if filter_ is None:
+        raise Http404("No such filter.")
+    page_number = request.GET.get("page", 1)
+    if filter_.key == "history":
+        page = history_page(access.company, tab, page_number)
+    else:
+        page = queue_page(access.company, tab, filter_, page_number)
+    return render(request, "approvals/queue.html", _context(access, tab, filter=filter_, page=page))
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    candidate = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(candidate, {request.get_host()}):
+        return candidate
+    return default
+
+
+def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
+    access = erp_tool_access(request.user, slug)
+    if not access.can_decide:
+        raise PermissionDenied(APPROVER_REQUIRED)
+    return access
+
+
+def _version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@login_required
+@require_POST
+def erp_decide(
+    request: HttpRequest, slug: str, kind: str, item_id: int, decision: str
+) -> HttpResponse:
+    """Accept, Reject or Retry one item; with htmx the row answers in place."""
+    access = _approver(request, slug)
+    tab = kind_for(access.company, kind)
+    if decision not in DECISIONS:
+        raise Http404("No such decision.")
+    item = queue_item(access.company, tab, item_id)
+    if item is None:
+        raise Http404("No such item.")
+    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    reason = request.POST.get("reason", "")
+    try:
+        item = decide(
+            item=item,
+            user=request.user,
+            decision=decision,
+            reason=reason,
+            version=_version(request),
+        )
+    except ErpActionRefused as refusal:
+        return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
+    except ValidationError as error:
+        return _row_or_page(request, access, tab, item, error.messages, 422, reason_error=True)
+    message = f"{item.erp_title.capitalize()} {DECISIONS[decision]}."
+    if request.htmx:
+        context = _context(access, tab, item=item, done=message, filter=FILTERS["ready"])
+        return render(request, "approvals/queue.html#decided", context)
+    messages.success(request, message)
+    return redirect(back)
+
+
+def _row_or_page(
+    request: HttpRequest,
+    access: ErpToolAccess,
+    tab: Kind,
+    item: ErpItem,
+    reasons: list[str],
+    status: int,
+    *,
+    reason_error: bool = False,
+) -> HttpResponse:
+    if not request.htmx:
+        return refused(request, reasons, status, title="Not done")
+    item = queue_item(access.company, tab, item.pk) or item
+    filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
+    context = _context(
+        access,
+        tab,
+        item=item,
+        row_error=" ".join(reasons),
+        reason_error=reason_error,
+        filter=filter_,
+    )
+    return render(request, "approvals/queue.html#row", context, status=status)
+
+
+@login_required
+@require_POST
+def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    """Accept or reject the selected rows, each on its own; report what happened to each."""
+    access = _approver(request, slug)
+    tab = kind_for(access.company, kind)
+    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    decision = request.POST.get("decision", "")
+    if decision not in ("accept", "reject"):
+        return refused(request, ["Choose Accept selected or Reject selected."], 400)
+    versions: dict[int, int | None] = {}
+    for value in request.POST.getlist("selected"):
+        item_id, _, version = value.partition(":")
+        if item_id.isdigit():
+            versions[int(item_id)] = int(version) if version.isdigit() else None
+    if not versions:
+        messages.error(request, "Select at least one item.")
+        return redirect(back)
+    try:
+        outcomes = decide_many(
+            company=access.company,
+            kind=tab,
+            user=request.user,
+            decision=decision,
+            versions=versions,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(back)
+    level = messages.SUCCESS if all(o.done for o in outcomes) else messages.WARNING
+    messages.add_message(request, level, summary(outcomes, decision))
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpResponse:
+    """The approver's preview: exactly the submitted snapshot, and what changed since the
+    last rejection."""
+    access = erp_tool_access(request.user, slug)
+    tab = kind_for(access.company, kind)
+    item = queue_item(access.company, tab, item_id)
+    if item is None:
+        raise Http404("No such item.")
+    submitted = submitted_snapshot(item) if item.erp_version else None
+    fields = flatten(submitted.snapshot) if submitted and submitted.snapshot else {}
+    context = _context(
+        access,
+        tab,
+        item=item,
+        submitted=submitted,
+        fields=[(k.replace("_", " ").capitalize(), v) for k, v in fields.items()],
+        since=changes_since_rejection(item),
+        history=erp_history(item),
+        filter=FILTERS["ready"],
+    )
+    context["breadcrumbs"] = [
+        (access.company.name, reverse("home")),
+        ("ERP Integrations", reverse("erp_queue", args=[slug, kind, "ready"])),
+        (item.erp_title, None),
+    ]
+    return render(request, "approvals/item.html", context)

@@ -1,0 +1,50 @@
+"""The Ready to Export page costs the same queries for 10 pending items as for 10,000."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests import factories as f
+from tests.bulk import pending_sub_jobs
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_for(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx)
+
+
+def test_ready_to_export_costs_the_same_queries_for_10_and_10000_items(
+    company: Any, project: Any, admin: Any, approver: Any
+) -> None:
+    invoices = [f.invoice_ready_to_send(project=project, user=admin) for _ in range(3)]
+    client = Client()
+    client.force_login(approver)
+    url = reverse("erp_queue", args=[company.slug, "sub_job", "ready"])
+    invoice_url = reverse("erp_queue", args=[company.slug, "owner_invoice", "ready"])
+
+    pending_sub_jobs(project, admin, 10)
+    few = queries_for(client, url)
+    assert few <= 12, "the page should need only a handful of queries"
+
+    pending_sub_jobs(project, admin, 9990, start=10)
+    page = client.get(url).content.decode()
+    assert "Page 1 of 200 (10000 items)" in page
+    assert page.count('data-item="sub job B-') == 50
+    assert queries_for(client, url) == few
+    assert queries_for(client, url + "?page=200") == few
+
+    from erpsync.services import erp_send
+
+    for invoice in invoices:
+        erp_send(item=invoice, user=admin)
+    assert queries_for(client, invoice_url) == few
