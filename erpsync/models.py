@@ -108,6 +108,10 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         abstract = True
+        indexes = [
+            # The approvers' lists: one state, oldest first, a page at a time.
+            models.Index(fields=["erp_state", "erp_sent_at"], name="%(app_label)s_%(class)s_queue"),
+        ]
 
     def clean_fields(self, exclude: Any = None) -> None:
         # full_clean would assign every field back; the protected state must not be touched.

@@ -121,7 +121,7 @@ class OwnerInvoice(ErpItem):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(ErpItem.Meta):
         ordering = ["prime_contract", "number"]
         constraints = [
             models.UniqueConstraint(
