@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.access import ErpToolAccess, erp_tool_access
@@ -113,7 +114,7 @@ def erp_decide(
         return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
     except ValidationError as error:
         return _row_or_page(request, access, tab, item, error.messages, 422, reason_error=True)
-    message = f"{item.erp_title.capitalize()} {DECISIONS[decision]}."
+    message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
     if request.htmx:
         context = _context(access, tab, item=item, done=message, filter=FILTERS["ready"])
         return render(request, "approvals/queue.html#decided", context)
