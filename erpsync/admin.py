@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.http import HttpRequest
 
-from erpsync.models import ErpEvent, SandboxRecord
+from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
 
 ERP_READONLY_FIELDS = (
     "erp_state",
@@ -75,3 +75,25 @@ class ErpEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SandboxRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("erp_id", "company", "kind", "idempotency_key", "created_at")
     list_filter = ("company", "kind")
+
+
+class ExportAttemptInline(ReadOnlyAdminMixin, GenericTabularInline):
+    model = ExportAttempt
+    ct_field = "content_type"
+    ct_fk_field = "object_id"
+    extra = 0
+    fields = ("started_at", "finished_at", "version", "try_number", "outcome", "erp_id", "error")
+    readonly_fields = fields
+
+
+@admin.register(ExportAttempt)
+class ExportAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("started_at", "company", "idempotency_key", "try_number", "outcome", "erp_id")
+    list_filter = ("outcome", "company")
+    search_fields = ("idempotency_key", "erp_id")
+
+
+@admin.register(SandboxCall)
+class SandboxCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "company", "idempotency_key", "outcome")
+    list_filter = ("company", "outcome")

@@ -399,3 +399,54 @@ class SandboxRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.erp_id}"
+
+
+class ExportOutcome(models.TextChoices):
+    STARTED = "started", "Started"
+    SYNCED = "synced", "Synced"
+    TRANSIENT = "transient", "Failed, will retry"
+    PERMANENT = "permanent", "Failed"
+    GAVE_UP = "gave_up", "Failed, retries used up"
+
+
+class ExportAttempt(models.Model):
+    """One try to export one accepted version, recorded before the ERP is called."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    item = GenericForeignKey("content_type", "object_id")
+    company = models.ForeignKey(
+        "projects.Company", on_delete=models.CASCADE, related_name="export_attempts"
+    )
+    version = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=200)
+    try_number = models.PositiveIntegerField()
+    outcome = models.CharField(
+        max_length=20, choices=ExportOutcome.choices, default=ExportOutcome.STARTED
+    )
+    erp_id = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "id"], name="exportattempt_item_idx"),
+            models.Index(fields=["idempotency_key"], name="exportattempt_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} try {self.try_number}: {self.outcome}"
+
+
+class SandboxCall(models.Model):
+    """Every export call the sandbox ERP received, so tests and demos can count them."""
+
+    company = models.ForeignKey("projects.Company", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=200, db_index=True)
+    outcome = models.CharField(max_length=20)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key}: {self.outcome}"

@@ -8,6 +8,7 @@ with who acted and when.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from erpsync.models import ErpEvent, ErpItem
+from erpsync.side_effects import after_transition
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -70,12 +72,20 @@ def _transition[Item: ErpItem](
     user: Any,
     reason: str = "",
     expected_version: int | None = None,
+    as_system: bool = False,
+    export: bool = True,
     **kwargs: Any,
 ) -> Item:
     assert action in TRANSITIONS
     with transaction.atomic():
         locked = _lock(item)
         decision = locked.erp_decide(action, user)
+        if as_system:
+            # Ops acting from the command line: the state and preconditions still rule.
+            decision = Decision(
+                action=action,
+                refusals=tuple(r for r in decision.refusals if r.kind != RefusalKind.PERMISSION),
+            )
         if not decision.allowed:
             raise ErpActionRefused(decision)
         if expected_version is not None and locked.erp_version != expected_version:
@@ -106,7 +116,7 @@ def _transition[Item: ErpItem](
         snapshot = None
         if action in (ErpAction.SEND, ErpAction.RESEND):
             snapshot = locked.erp_snapshot()
-        record_event(
+        event = record_event(
             item=locked,
             action=action,
             actor=user,
@@ -115,6 +125,17 @@ def _transition[Item: ErpItem](
             version=locked.erp_version,
             snapshot=snapshot,
             details={k: kwargs[k] for k in ("erp_id", "attempts") if k in kwargs},
+        )
+        transaction.on_commit(
+            partial(
+                after_transition,
+                action=action,
+                event_id=event.pk,
+                kind=locked.erp_kind,
+                item_id=locked.pk,
+                export=export,
+            ),
+            robust=True,
         )
     return locked
 
@@ -149,11 +170,19 @@ def erp_retrieve[Item: ErpItem](*, item: Item, user: Any) -> Item:
 
 
 def erp_accept[Item: ErpItem](
-    *, item: Item, user: Any, expected_version: int | None = None
+    *, item: Item, user: Any, expected_version: int | None = None, export: bool = True
 ) -> Item:
-    """Accept the submitted version; with `expected_version`, only if it is still that one."""
+    """Accept the submitted version; with `expected_version`, only if it is still that one.
+
+    The export is queued when the transaction commits; `export=False` leaves it to the
+    sweeper (the demo uses it to show an item in the Exporting state).
+    """
     return _transition(
-        item=item, action=ErpAction.ACCEPT, user=user, expected_version=expected_version
+        item=item,
+        action=ErpAction.ACCEPT,
+        user=user,
+        expected_version=expected_version,
+        export=export,
     )
 
 
@@ -164,6 +193,13 @@ def erp_reject[Item: ErpItem](*, item: Item, user: Any, reason: str) -> Item:
 
 def erp_retry_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
     return _transition(item=item, action=ErpAction.RETRY_EXPORT, user=user)
+
+
+def erp_retry_export_by_ops[Item: ErpItem](*, item: Item, reason: str) -> Item:
+    """Requeue a failed export from the command line (erp_retry_failed): no user, a reason."""
+    return _transition(
+        item=item, action=ErpAction.RETRY_EXPORT, user=None, reason=reason, as_system=True
+    )
 
 
 # ----- the export worker's results --------------------------------------------------------

@@ -155,6 +155,11 @@ SESSION_COOKIE_HTTPONLY = True
 MAILERS = mailers_from_env("EMAIL_URL", default_dir=VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "erpsync <erpsync@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in emails point here; the ERP Integrations Daily Summary goes out at this hour.
+ERPSYNC_BASE_URL = env_str("ERPSYNC_BASE_URL", "http://127.0.0.1:8000")
+ERP_DIGEST_HOUR = env_int("ERP_DIGEST_HOUR", 7, minimum=0)
+if ERP_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"ERP_DIGEST_HOUR={ERP_DIGEST_HOUR} must be at most 23.")
 
 # Celery: with no broker, tasks run eagerly (after commit, since services queue them on commit).
 CELERY_BROKER_URL = redis_url_from_env("CELERY_BROKER_URL")
@@ -167,9 +172,21 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", True)
 # Redis redelivers an unacknowledged task only after this long; every countdown stays below it.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
 
+# Exports: tries per accepted version, backoff between tries (doubling, with jitter, capped
+# well below the visibility timeout so Redis never redelivers a waiting retry), the lease a
+# worker holds on an item while it calls the ERP, and when the sweeper requeues an export.
+ERP_EXPORT_MAX_TRIES = env_int("ERP_EXPORT_MAX_TRIES", 5, minimum=1)
+ERP_EXPORT_BACKOFF_SECONDS = env_int("ERP_EXPORT_BACKOFF_SECONDS", 30, minimum=0)
+ERP_EXPORT_BACKOFF_MAX_SECONDS = min(
+    env_int("ERP_EXPORT_BACKOFF_MAX_SECONDS", 900, minimum=0), CELERY_VISIBILITY_TIMEOUT // 2
+)
+ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 300, minimum=1)
+ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 600, minimum=0)
+
 # ERP adapters: key -> dotted path, imported when first used.
 ERP_ADAPTERS = {
     "sandbox": "erpsync.adapters.sandbox.SandboxAdapter",
+    "webhook": "erpsync.adapters.webhook.WebhookAdapter",
 }
 ERP_DEFAULT_ADAPTER = env_str("ERP_DEFAULT_ADAPTER", "sandbox")
 if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:

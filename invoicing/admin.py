@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from erpsync.admin import ERP_FIELDSET, ErpEventInline, ErpItemAdminMixin
+from erpsync.admin import ERP_FIELDSET, ErpEventInline, ErpItemAdminMixin, ExportAttemptInline
 from invoicing.models import BillingPeriod, InvoiceLine, OwnerInvoice, PrimeContract
 
 
@@ -46,7 +46,7 @@ class OwnerInvoiceAdmin(ErpItemAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("prime_contract", "billing_period", "number", "status")}),
         ERP_FIELDSET,
     )
-    inlines = [InvoiceLineInline, ErpEventInline]
+    inlines = [InvoiceLineInline, ErpEventInline, ExportAttemptInline]
 
 
 @admin.register(InvoiceLine)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from erpsync.admin import ERP_FIELDSET, ErpEventInline, ErpItemAdminMixin
+from erpsync.admin import ERP_FIELDSET, ErpEventInline, ErpItemAdminMixin, ExportAttemptInline
 from subjobs.models import SubJob
 
 
@@ -11,4 +11,4 @@ class SubJobAdmin(ErpItemAdminMixin, admin.ModelAdmin):
     search_fields = ("code", "name")
     list_select_related = ("project",)
     fieldsets = ((None, {"fields": ("project", "code", "name", "status")}), ERP_FIELDSET)
-    inlines = [ErpEventInline]
+    inlines = [ErpEventInline, ExportAttemptInline]

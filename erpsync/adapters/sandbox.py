@@ -1,4 +1,12 @@
-"""A simulated ERP kept in erpsync's own tables: the embedded default and the demo."""
+"""A simulated ERP kept in erpsync's own tables: the embedded default and the demo.
+
+It can be told to fail for a given item, by the item's code or number, in the company's
+adapter settings, so that demos and tests show every path:
+
+    {"fail": {"08-000": "permanent", "INV-003": "transient", "03-000": "transient:2"}}
+
+"transient:N" fails the first N calls for that item and then succeeds.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from erpsync.adapters.base import Adapter
+from erpsync.adapters.base import Adapter, PermanentErpError, TransientErpError
 
 
 class SandboxAdapter(Adapter):
@@ -14,9 +22,45 @@ class SandboxAdapter(Adapter):
     label = "Sandbox"
     supports = frozenset({"sub_job", "owner_invoice"})
 
-    def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
-        from erpsync.models import SandboxRecord
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[str]:
+        problems = []
+        fail = settings.get("fail", {})
+        if not isinstance(fail, dict):
+            return ['"fail" must map an item code or number to "permanent" or "transient[:N]".']
+        for code, how in fail.items():
+            kind, _, count = str(how).partition(":")
+            if kind not in ("permanent", "transient") or (count and not count.isdigit()):
+                problems.append(
+                    f'fail["{code}"] must be "permanent", "transient" or "transient:N".'
+                )
+        return problems
 
+    def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
+        from erpsync.models import SandboxCall
+
+        ref = str(snapshot.get("code") or snapshot.get("number") or "")
+        how = str(self.settings.get("fail", {}).get(ref, ""))
+        kind, _, count = how.partition(":")
+        calls = SandboxCall.objects.filter(company=self.company, idempotency_key=idempotency_key)
+        if kind == "permanent":
+            SandboxCall.objects.create(
+                company=self.company, idempotency_key=idempotency_key, outcome="permanent"
+            )
+            raise PermanentErpError(f"Sandbox ERP refused {ref}: it is set to fail permanently.")
+        if kind == "transient" and (not count or calls.count() < int(count)):
+            SandboxCall.objects.create(
+                company=self.company, idempotency_key=idempotency_key, outcome="transient"
+            )
+            raise TransientErpError(f"Sandbox ERP is busy for {ref}: try again later.")
+
+    def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
+        from erpsync.models import SandboxCall, SandboxRecord
+
+        self._failure(snapshot, idempotency_key)
+        SandboxCall.objects.create(
+            company=self.company, idempotency_key=idempotency_key, outcome="ok"
+        )
         existing = self.lookup(kind=kind, idempotency_key=idempotency_key)
         if existing is not None:
             return existing

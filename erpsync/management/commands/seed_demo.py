@@ -11,14 +11,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from erpsync.adapters import adapter_for
+from erpsync.exports import erp_export
 from erpsync.models import ErpItem
 from erpsync.services import (
     erp_accept,
     erp_mark_export_failed,
-    erp_mark_synced,
     erp_reject,
-    submitted_snapshot,
 )
 from invoicing.models import ContractStatus, InvoiceStatus, OwnerInvoice
 from invoicing.services import (
@@ -200,18 +198,18 @@ class Command(BaseCommand):
         """Move a sent item on to `target` through the approver's and the worker's services."""
         if target == "rejected":
             erp_reject(item=item, user=approver, reason=REJECTION[item.erp_kind])
-        elif target in ("accepted", "synced", "export_failed"):
+        elif target == "accepted":
+            # With eager tasks an accepted item is exported at once; this one is left to the
+            # sweeper so that the demo shows the Exporting state.
+            erp_accept(item=item, user=approver, export=False)
+        elif target in ("synced", "export_failed"):
             item = erp_accept(item=item, user=approver)
             if target == "synced":
-                snapshot = submitted_snapshot(item)
-                assert snapshot is not None and snapshot.snapshot is not None
-                erp_id = adapter_for(item.erp_company).export(
-                    kind=item.erp_kind,
-                    snapshot=snapshot.snapshot,
-                    idempotency_key=f"{item.erp_kind}:{item.pk}:v{item.erp_version}",
+                result = erp_export(
+                    model=type(item), item_id=item.pk, try_number=1, requeue=lambda _: None
                 )
-                erp_mark_synced(item=item, erp_id=erp_id)
-            elif target == "export_failed":
+                assert result.outcome == "synced", result
+            else:
                 erp_mark_export_failed(item=item, error=EXPORT_ERROR)
 
     def _invoices(

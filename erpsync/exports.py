@@ -1,0 +1,162 @@
+"""Exporting an accepted item to its company's ERP, exactly once.
+
+Each try: (1) in a short transaction on the locked item, check it is still accepted and that
+no other worker holds a fresh lease on it, and record the attempt; (2) outside any
+transaction, call the ERP with the idempotency key of the accepted version (looking it up
+first when an earlier try may have reached the ERP); (3) record the outcome through the
+state machine's services. The item's state is the outbox: the sweeper requeues accepted
+items whose export never finished.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from erpsync.adapters import ErpError, PermanentErpError, adapter_for
+from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
+from erpsync.services import erp_mark_export_failed, erp_mark_synced, submitted_snapshot
+from erpsync.states import ErpActionRefused, ErpState
+
+
+def idempotency_key(item: ErpItem) -> str:
+    """The same for every try of one accepted version: the ERP makes one record of it."""
+    return f"erpsync:{item.erp_kind}:{item.pk}:v{item.erp_version}"
+
+
+def backoff_seconds(try_number: int) -> float:
+    """Exponential backoff with jitter, capped below the broker's visibility timeout."""
+    base = settings.ERP_EXPORT_BACKOFF_SECONDS * 2 ** (try_number - 1)
+    return min(base, settings.ERP_EXPORT_BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.5)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    outcome: str
+    detail: str = ""
+
+
+def _claim(
+    model: type[ErpItem], item_id: int, try_number: int
+) -> tuple[ErpItem, ExportAttempt] | ExportResult:
+    with transaction.atomic():
+        item = (
+            model.objects.select_for_update(of=("self",))
+            .select_related(*model.erp_related)
+            .filter(pk=item_id)
+            .first()
+        )
+        if item is None:
+            return ExportResult("skipped", "no such item")
+        if item.erp_state != ErpState.ACCEPTED:
+            return ExportResult("skipped", f"state is {item.erp_state}")
+        content_type = ContentType.objects.get_for_model(model)
+        lease = timezone.now() - timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+        attempts = ExportAttempt.objects.filter(content_type=content_type, object_id=item.pk)
+        if attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=lease).exists():
+            return ExportResult("skipped", "another worker is exporting it")
+        attempt = ExportAttempt.objects.create(
+            content_type=content_type,
+            object_id=item.pk,
+            company=item.erp_company,
+            version=item.erp_version,
+            idempotency_key=idempotency_key(item),
+            try_number=try_number,
+        )
+    return item, attempt
+
+
+def _finish(
+    attempt: ExportAttempt, outcome: ExportOutcome, *, erp_id: str = "", error: str = ""
+) -> None:
+    attempt.outcome, attempt.erp_id, attempt.error = outcome, erp_id, error
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["outcome", "erp_id", "error", "finished_at"])
+
+
+def erp_export(
+    *, model: type[ErpItem], item_id: int, try_number: int, requeue: Callable[[float], None]
+) -> ExportResult:
+    """One try to export the item's accepted version; `requeue(countdown)` schedules the next."""
+    claimed = _claim(model, item_id, try_number)
+    if isinstance(claimed, ExportResult):
+        return claimed
+    item, attempt = claimed
+    key = attempt.idempotency_key
+    try:
+        submitted = submitted_snapshot(item, attempt.version)
+        if submitted is None or submitted.snapshot is None:
+            raise PermanentErpError(f"No submitted snapshot of version {attempt.version}.")
+        adapter = adapter_for(item.erp_company)
+        earlier = ExportAttempt.objects.filter(idempotency_key=key).exclude(pk=attempt.pk)
+        # After a timeout the first try may have reached the ERP: find it rather than remake it.
+        erp_id = (
+            adapter.lookup(kind=item.erp_kind, idempotency_key=key) if earlier.exists() else None
+        )
+        if erp_id is None:
+            erp_id = adapter.export(
+                kind=item.erp_kind, snapshot=submitted.snapshot, idempotency_key=key
+            )
+    except ErpError as error:
+        return _failed(item, attempt, error, try_number, requeue)
+    _finish(attempt, ExportOutcome.SYNCED, erp_id=erp_id)
+    try:
+        erp_mark_synced(item=item, erp_id=erp_id)
+    except ErpActionRefused as refusal:
+        return ExportResult("already", " ".join(refusal.reasons))
+    return ExportResult("synced", erp_id)
+
+
+def _failed(
+    item: ErpItem,
+    attempt: ExportAttempt,
+    error: ErpError,
+    try_number: int,
+    requeue: Callable[[float], None],
+) -> ExportResult:
+    transient = not isinstance(error, PermanentErpError)
+    if transient and try_number < settings.ERP_EXPORT_MAX_TRIES:
+        _finish(attempt, ExportOutcome.TRANSIENT, error=error.message)
+        # The item stays accepted; the tries so far and the last error are shown to approvers.
+        type(item).objects.filter(pk=item.pk, erp_state=ErpState.ACCEPTED).update(
+            erp_export_attempts=F("erp_export_attempts") + 1, erp_error=error.message
+        )
+        countdown = backoff_seconds(try_number)
+        requeue(countdown)
+        return ExportResult("retrying", f"{error.message} (next try in {countdown:.0f} s)")
+    message = error.message
+    if transient:
+        message = f"{message} (gave up after {try_number} tries)"
+    _finish(attempt, ExportOutcome.GAVE_UP if transient else ExportOutcome.PERMANENT, error=message)
+    try:
+        erp_mark_export_failed(item=item, error=message)
+    except ErpActionRefused as refusal:
+        return ExportResult("already", " ".join(refusal.reasons))
+    return ExportResult("failed", message)
+
+
+def stale_exports(model: type[ErpItem]) -> list[int]:
+    """Accepted items whose export has not finished in time and that nothing is working on:
+    no worker holds a lease, and no retry is still scheduled. Their publish was lost."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
+    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
+    attempts = ExportAttempt.objects.filter(content_type=ContentType.objects.get_for_model(model))
+    held = (
+        attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=now - lease)
+        | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
+    ).values("object_id")
+    return list(
+        model.objects.filter(erp_state=ErpState.ACCEPTED, erp_changed_at__lte=cutoff)
+        .exclude(pk__in=held)
+        .values_list("pk", flat=True)
+    )

@@ -1,0 +1,52 @@
+"""Celery tasks of the ERP core: thin, loading by id and calling erpsync.exports."""
+
+from __future__ import annotations
+
+import logging
+
+from erpsync.celery import app
+from erpsync.exports import erp_export, stale_exports
+from erpsync.kinds import erp_item_model, erp_item_models
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
+    """Export one accepted item; safe to run twice (the state, the lease and the ERP's
+    idempotency key each stop a second export)."""
+
+    def requeue(countdown: float) -> None:
+        export_item.apply_async((kind, item_id, try_number + 1), countdown=countdown)
+
+    result = erp_export(
+        model=erp_item_model(kind), item_id=item_id, try_number=try_number, requeue=requeue
+    )
+    logger.info(
+        "export %s %s try %s: %s %s", kind, item_id, try_number, result.outcome, result.detail
+    )
+    return result.outcome
+
+
+@app.task(ignore_result=True)
+def sweep_exports() -> int:
+    """Requeue accepted items whose export was lost (publish failed, worker killed)."""
+    requeued = 0
+    for model in erp_item_models():
+        for item_id in stale_exports(model):
+            export_item.delay(model.erp_kind, item_id)
+            requeued += 1
+    if requeued:
+        logger.warning("sweeper requeued %s exports", requeued)
+    return requeued
+
+
+@app.task(ignore_result=True)
+def noop(marker: str = "") -> None:
+    """Does nothing: the yardstick for the worker's own overhead (bench/export_throughput.py).
+    With `marker`, sets that Redis key, so a caller can tell the queue has drained."""
+    if marker:
+        import redis
+        from django.conf import settings
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).set(marker, "1", ex=600)
