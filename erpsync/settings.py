@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -182,6 +183,20 @@ ERP_EXPORT_BACKOFF_MAX_SECONDS = min(
 )
 ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 300, minimum=1)
 ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 600, minimum=0)
+ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 300, minimum=10)
+
+# Celery beat's static schedule (django-celery-beat does not support Django 6.1).
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "erp-sweep-exports": {
+        "task": "erpsync.tasks.sweep_exports",
+        "schedule": float(ERP_SWEEP_EVERY_SECONDS),
+    },
+    "erp-daily-summary": {
+        "task": "approvals.tasks.send_daily_summary",
+        "schedule": crontab(minute=0, hour=ERP_DIGEST_HOUR),
+    },
+}
 
 # ERP adapters: key -> dotted path, imported when first used.
 ERP_ADAPTERS = {

@@ -108,7 +108,7 @@ def test_transient_failures_give_up_after_the_last_try(
 
 
 def test_a_permanent_failure_is_shown_and_erp_retry_failed_then_succeeds(
-    worker: None, pending: Any, approver: Any
+    worker: None, pending: Any, approver: Any, mailoutbox: list[Any]
 ) -> None:
     configure(pending, fail={pending.code: "permanent"})
     erp_accept(item=pending, user=approver)
@@ -116,6 +116,12 @@ def test_a_permanent_failure_is_shown_and_erp_retry_failed_then_succeeds(
     pending.refresh_from_db()
     assert "set to fail permanently" in pending.erp_error
     assert ExportAttempt.objects.get().outcome == "permanent"
+    # The worker emails the approvers, with the ERP's error.
+    wait_for(
+        lambda: any("set to fail permanently" in m.body for m in mailoutbox), "the failure email"
+    )
+    failed_mail = next(m for m in mailoutbox if "set to fail permanently" in m.body)
+    assert approver.email in failed_mail.to
 
     configure(pending)  # the ERP side was fixed
     call_command("erp_retry_failed", stdout=StringIO())

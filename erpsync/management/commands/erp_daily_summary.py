@@ -1,0 +1,60 @@
+"""Send the "ERP Integrations Daily Summary" now, the way the daily beat task does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from approvals.emails import DIGEST_FAILED
+from approvals.tasks import send_daily_summary
+from projects.models import Company
+
+
+class Command(BaseCommand):
+    help = (
+        "Send today's ERP Integrations Daily Summary to every accounting approver subscribed "
+        "to ERP digest emails, for each company where an item waits for acceptance or failed "
+        "to export. Each approver gets it at most once a day, so running it twice is safe. "
+        "Prints one line per email; exits 1 if any could not be sent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--company", metavar="SLUG", help="Only this company (its slug, e.g. demo-builders)."
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Show what would be sent, without sending or recording anything.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        company_id = None
+        if options["company"]:
+            slug = options["company"]
+            company = Company.objects.filter(slug=slug).first()
+            if company is None:
+                known = ", ".join(Company.objects.order_by("slug").values_list("slug", flat=True))
+                raise CommandError(
+                    f"No company with slug {slug!r}. Known slugs: {known or 'none'}."
+                )
+            company_id = company.pk
+
+        # Called directly (not .delay()): runs here and now, and reports instead of retrying.
+        results = send_daily_summary(company_id=company_id, dry_run=options["dry_run"])
+
+        for result in results:
+            line = f"{result['status']}: {result['to']}: {result['subject']}"
+            if result["status"] == DIGEST_FAILED:
+                self.stderr.write(f"{line} ({result['error']})")
+            else:
+                self.stdout.write(line)
+        if not results:
+            self.stdout.write(
+                "No daily summary to send: no item waits or failed to export, "
+                "or no approver subscribes to ERP digest emails."
+            )
+        failed = sum(r["status"] == DIGEST_FAILED for r in results)
+        if failed:
+            raise CommandError(f"{failed} of {len(results)} daily summary emails failed.")
