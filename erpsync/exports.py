@@ -107,11 +107,13 @@ def erp_export(
             )
     except ErpError as error:
         return _failed(item, attempt, error, try_number, requeue)
-    _finish(attempt, ExportOutcome.SYNCED, erp_id=erp_id)
-    try:
-        erp_mark_synced(item=item, erp_id=erp_id)
-    except ErpActionRefused as refusal:
-        return ExportResult("already", " ".join(refusal.reasons))
+    # The ERP has it: record the attempt's outcome and the transition in one commit.
+    with transaction.atomic():
+        _finish(attempt, ExportOutcome.SYNCED, erp_id=erp_id)
+        try:
+            erp_mark_synced(item=item, erp_id=erp_id)
+        except ErpActionRefused as refusal:
+            return ExportResult("already", " ".join(refusal.reasons))
     return ExportResult("synced", erp_id)
 
 

@@ -58,14 +58,17 @@ class SandboxAdapter(Adapter):
         from erpsync.models import SandboxCall, SandboxRecord
 
         self._failure(snapshot, idempotency_key)
-        SandboxCall.objects.create(
-            company=self.company, idempotency_key=idempotency_key, outcome="ok"
-        )
         existing = self.lookup(kind=kind, idempotency_key=idempotency_key)
         if existing is not None:
+            SandboxCall.objects.create(
+                company=self.company, idempotency_key=idempotency_key, outcome="ok"
+            )
             return existing
         try:
             with transaction.atomic():
+                SandboxCall.objects.create(
+                    company=self.company, idempotency_key=idempotency_key, outcome="ok"
+                )
                 record = SandboxRecord.objects.create(
                     company=self.company,
                     kind=kind,
@@ -77,6 +80,9 @@ class SandboxAdapter(Adapter):
                 record.save(update_fields=["erp_id"])
         except IntegrityError:
             # Another worker exported the same key at the same moment: its record stands.
+            SandboxCall.objects.create(
+                company=self.company, idempotency_key=idempotency_key, outcome="ok"
+            )
             found = self.lookup(kind=kind, idempotency_key=idempotency_key)
             assert found is not None
             return found
