@@ -29,7 +29,10 @@ ENV = {
     **os.environ,
     "DATABASE_URL": DATABASE_URL,
     "CELERY_BROKER_URL": BROKER_URL,
-    "DEBUG": "true",
+    # Production mode, as a deployed worker runs (DEBUG keeps every query in memory).
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-only-secret-key-not-used-for-anything-else-0123456789",
+    "ALLOWED_HOSTS": "localhost",
     "DJANGO_SETTINGS_MODULE": "erpsync.settings",
     "LOG_LEVEL": "WARNING",
 }

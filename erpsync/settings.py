@@ -170,6 +170,10 @@ if CELERY_BROKER_URL is None and not CELERY_TASK_ALWAYS_EAGER:
         "CELERY_TASK_ALWAYS_EAGER=false needs CELERY_BROKER_URL (redis://host:6379/0)."
     )
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", True)
+# Celery's Django fixup closes the database connection around every task unless told to reuse
+# it; a new PostgreSQL connection per export would cost more than the export itself. A
+# connection is still closed and reopened after this many tasks.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500, minimum=0)
 # Redis redelivers an unacknowledged task only after this long; every countdown stays below it.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
 
