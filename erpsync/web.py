@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -24,6 +26,25 @@ DONE = {
     ErpAction.RESEND: "Resent to ERP: the accounting approvers have been told.",
     ErpAction.RETRIEVE: "Retrieved from ERP: you can edit it again.",
 }
+
+
+def apply_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: at its field when the form has that field,
+    else above the form, named after the model field it is about."""
+    if not hasattr(error, "error_dict"):
+        for message in error.messages:
+            form.add_error(None, message)
+        return
+    model = getattr(getattr(form, "_meta", None), "model", None)
+    for name, field_messages in error.message_dict.items():
+        for message in field_messages:
+            if name in form.fields:
+                form.add_error(name, message)
+            elif name == "__all__" or model is None:
+                form.add_error(None, message)
+            else:
+                label = str(model._meta.get_field(name).verbose_name).capitalize()
+                form.add_error(None, f"{label}: {message}")
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from invoicing.models import (
@@ -20,25 +19,6 @@ from invoicing.models import (
 from projects.models import Project
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-def apply_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: at its field when the form has that field,
-    else above the form, named after the model field it is about."""
-    if not hasattr(error, "error_dict"):
-        for message in error.messages:
-            form.add_error(None, message)
-        return
-    model = getattr(getattr(form, "_meta", None), "model", None)
-    for name, messages in error.message_dict.items():
-        for message in messages:
-            if name in form.fields:
-                form.add_error(name, message)
-            elif name == "__all__" or model is None:
-                form.add_error(None, message)
-            else:
-                label = str(model._meta.get_field(name).verbose_name).capitalize()
-                form.add_error(None, f"{label}: {message}")
 
 
 class PrimeContractForm(forms.Form):

@@ -22,14 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from erpsync.services import erp_history
 from erpsync.states import ItemLocked
-from erpsync.web import locked, sender_action, sender_buttons
+from erpsync.web import apply_errors, locked, sender_action, sender_buttons
 from invoicing.forms import (
     LINE_FIELDS,
     BillingPeriodForm,
     OwnerInvoiceForm,
     PrimeContractForm,
     PrimeContractStatusForm,
-    apply_errors,
     line_formset,
 )
 from invoicing.models import OwnerInvoice, PrimeContract

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from erpsync.services import erp_history
 from erpsync.states import ItemLocked
-from erpsync.web import locked, sender_action, sender_buttons
+from erpsync.web import apply_errors, locked, sender_action, sender_buttons
 from projects.access import ProjectAccess, get_sub_job, project_access
 from projects.models import ProjectTool
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
@@ -46,12 +46,6 @@ def _admin_tool(request: HttpRequest, project_id: int) -> ProjectAccess:
     return access
 
 
-def _apply_errors(form: Any, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        for message in messages_:
-            form.add_error(field if field in form.fields else None, message)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def sub_job_list(request: HttpRequest, project_id: int) -> HttpResponse:
@@ -67,7 +61,7 @@ def sub_job_list(request: HttpRequest, project_id: int) -> HttpResponse:
                     project=access.project, user=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
         if added is None:
             status = 422
         elif not request.htmx:
@@ -114,7 +108,7 @@ def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
         except ItemLocked as error:
             return _row(request, access, sub_job, status=409, row_error=error.message)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             if not request.htmx:
                 return redirect("sub_job_list", project_id)
