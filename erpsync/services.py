@@ -9,7 +9,7 @@ with who acted and when.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -27,8 +27,6 @@ from erpsync.states import (
     Refusal,
     RefusalKind,
 )
-
-Item = TypeVar("Item", bound=ErpItem)
 
 REASON_MAX = 2000
 
