@@ -12,13 +12,15 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/erpsync
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help python-check install run migrate demo test lint fmt check-deploy clean
+.PHONY: help python-check install run migrate demo test lint fmt check-deploy clean tryton
 
 help:
 	@echo "make run    - install, migrate, load demo data and serve http://127.0.0.1:8000"
 	@echo "make test   - install and run the whole test suite (needs PostgreSQL and Redis)"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make fmt    - ruff format and fix"
+	@echo "make tryton - install Tryton 8.2 in var/tryton, set up its books, start it on"
+	@echo "              http://127.0.0.1:$(TRYTON_PORT)/ and point the demo company at it"
 
 python-check:
 	@test -n "$(PYTHON)" || { echo "No Python interpreter found: install Python >= 3.12." >&2; exit 1; }
@@ -60,6 +62,21 @@ check-deploy: install
 	ALLOWED_HOSTS=erpsync.example.com DATABASE_URL="$(TEST_DATABASE_URL)" \
 	CELERY_BROKER_URL="$(TEST_BROKER_URL)" EMAIL_URL=smtp://127.0.0.1:25 \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# Tryton 8.2 as a real ERP: its own venv, config and SQLite database under var/tryton/ (built
+# once, reused after), the server started in the background (pid in var/tryton/trytond.pid).
+TRYTON_DIR := var/tryton
+TRYTON_DB := erpsync
+TRYTON_PORT ?= 8100
+
+tryton: demo
+	@start=$$(date +%s); \
+	tryton/build.sh $(TRYTON_DIR) $(TRYTON_DB) $(TRYTON_PORT) && \
+	tryton/start.sh $(TRYTON_DIR) $(TRYTON_DB) && \
+	$(PY) manage.py erp_configure --company demo-builders --adapter tryton \
+		--set url=http://127.0.0.1:$(TRYTON_PORT)/ --set database=$(TRYTON_DB) \
+		--set username=admin --set password=admin && \
+	echo "[tryton] ready in $$(( $$(date +%s) - start )) s; stop it with: kill \$$(cat $(TRYTON_DIR)/trytond.pid)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -206,6 +206,7 @@ CELERY_BEAT_SCHEDULE = {
 ERP_ADAPTERS = {
     "sandbox": "erpsync.adapters.sandbox.SandboxAdapter",
     "webhook": "erpsync.adapters.webhook.WebhookAdapter",
+    "tryton": "erpsync.adapters.tryton.TrytonAdapter",
 }
 ERP_DEFAULT_ADAPTER = env_str("ERP_DEFAULT_ADAPTER", "sandbox")
 if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:

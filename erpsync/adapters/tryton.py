@@ -1,0 +1,653 @@
+"""Tryton 8.2 as the ERP, reached over its JSON-RPC API (stdlib only).
+
+Settings (Company.erp_settings): ``url`` (the server, e.g. http://127.0.0.1:8000/),
+``database``, ``username``, ``password`` (all required), ``timeout`` (seconds, default 30)
+and, optional, the ERP objects it books into: ``receivable_account``, ``revenue_account``
+(an account's code, name or id), ``journal`` (a journal's code, name or id),
+``payment_term`` (a name or id) and ``analytic_root`` (an analytic root's code, name or id).
+An object not named is the company's default in Tryton's accounting configuration, else the
+only fitting candidate; with several candidates and no default the setting is required.
+
+- A sub job becomes an analytic account (code = the sub job's code) under the project's job
+  analytic account (code = the project's ERP job id, else its number), which is created under
+  the analytic root when missing. Its id is the ERP id.
+- An owner invoice becomes a posted customer invoice (type out) for the owner/client party
+  (found again by name, created with an address when missing): one line per invoice line
+  (work completed this period plus materials stored) on the revenue account, one negative
+  line for the retainage, every line tagged with the job's analytic account; ``reference``
+  is the idempotency key, the description names our invoice number and billing period, the
+  date is the period's end or today, whichever is earlier. Its id is the ERP id.
+- Exactly once: before creating, the invoice is searched by ``reference``; a posted one is
+  returned, a draft one (left when a try died between create and post) is posted first.
+- Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
+  Tryton's user errors and warnings (closed period, missing account, validation) and a
+  refused login → PermanentErpError with Tryton's message.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import math
+import urllib.error
+import urllib.request
+from decimal import Decimal, InvalidOperation
+from http.client import HTTPException
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from erpsync.adapters.base import Adapter, PermanentErpError, TransientErpError
+
+if TYPE_CHECKING:
+    from projects.models import Company
+
+DEFAULT_TIMEOUT = 30.0
+MESSAGE_LIMIT = 500
+READ_LIMIT = 20_000_000
+CENT = Decimal("0.01")
+RETAINAGE_DESCRIPTION = "Retainage withheld"
+
+# JSON-RPC error names that mean "try again later".
+_TRANSIENT_ERRORS = {"ConcurrencyException", "RateLimitException", "TimeOutException"}
+
+
+# ----- Tryton's JSON encoding ----------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"__class__": "Decimal", "decimal": str(value)}
+    if isinstance(value, datetime.datetime):
+        raise TypeError("datetimes are not sent to Tryton")
+    if isinstance(value, datetime.date):
+        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        kind = value.get("__class__")
+        if kind == "Decimal":
+            return Decimal(value["decimal"])
+        if kind == "date":
+            return datetime.date(value["year"], value["month"], value["day"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _trim(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _error_message(error: Any) -> tuple[str, str]:
+    """(the exception's name, Tryton's message) from a JSON-RPC error value."""
+    if isinstance(error, list) and error and isinstance(error[0], str):
+        name, args = error[0], error[1] if len(error) > 1 else None
+        if name == "UserError" and isinstance(args, list) and args:
+            parts = [str(a) for a in args[:2] if a]
+            return name, " ".join(parts)
+        if name == "UserWarning" and isinstance(args, list) and len(args) > 1:
+            return name, " ".join(str(a) for a in args[1:3] if a)
+        if name in _TRANSIENT_ERRORS or name == "LoginException":
+            return name, str(args if not isinstance(args, list) else " ".join(map(str, args)))
+        # Any other exception: [str(exception), traceback].
+        return "Exception", name
+    return "Exception", str(error)
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _money(value: Any, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise PermanentErpError(f"The invoice's {what} {value!r} is not an amount.") from None
+    if not amount.is_finite():
+        raise PermanentErpError(f"The invoice's {what} {value!r} is not an amount.")
+    return amount
+
+
+class TrytonAdapter(Adapter):
+    key = "tryton"
+    label = "Tryton"
+    supports = frozenset({"sub_job", "owner_invoice"})
+
+    REQUIRED = ("url", "database", "username", "password")
+    OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
+
+    def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(company=company, settings=settings)
+        self._problems = self.validate_settings(self.settings)
+        self._auth: str | None = None
+        self._context: dict[str, Any] = {}
+        self._ids: dict[str, int] = {}
+        self._config: dict[str, Any] | None = None
+        self._request_id = 0
+
+    # ----- settings -----------------------------------------------------------------------
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[str]:
+        problems: list[str] = []
+        for name in cls.REQUIRED:
+            value = settings.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                problems.append(f"The Tryton {name} ({name}) is missing.")
+            elif not isinstance(value, str):
+                problems.append(f"The Tryton {name} ({name}) must be text.")
+        url = settings.get("url")
+        if isinstance(url, str) and url.strip():
+            try:
+                parts = urlsplit(url.strip())
+                parts.port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError:
+                problems.append(f"The Tryton URL {url!r} is not a valid URL.")
+            else:
+                if parts.scheme not in ("http", "https"):
+                    problems.append(f"The Tryton URL {url!r} must start with http:// or https://.")
+                elif not parts.hostname:
+                    problems.append(f"The Tryton URL {url!r} has no host.")
+        for name in cls.OPTIONAL:
+            value = settings.get(name)
+            if value is not None and not isinstance(value, str | int):
+                problems.append(f"The Tryton {name} must be a code, a name or an id.")
+        timeout = settings.get("timeout")
+        if timeout is not None and timeout != "":
+            value = _as_float(timeout)
+            if value is None or value <= 0:
+                problems.append(f"The Tryton timeout {timeout!r} must be a number of seconds > 0.")
+        unknown = set(settings) - {*cls.REQUIRED, *cls.OPTIONAL, "timeout"}
+        if unknown:
+            problems.append(f"Unknown Tryton settings: {', '.join(sorted(unknown))}.")
+        return problems
+
+    @property
+    def timeout(self) -> float:
+        value = _as_float(self.settings.get("timeout"))
+        return DEFAULT_TIMEOUT if value is None or value <= 0 else value
+
+    @property
+    def rpc_url(self) -> str:
+        base = str(self.settings["url"]).strip().rstrip("/")
+        return f"{base}/{str(self.settings['database']).strip()}/rpc/"
+
+    # ----- JSON-RPC -----------------------------------------------------------------------
+
+    def _post(self, method: str, params: list[Any]) -> Any:
+        if self._problems:
+            raise PermanentErpError(
+                "The Tryton adapter is not configured: " + " ".join(self._problems)
+            )
+        self._request_id += 1
+        body = json.dumps(
+            {"id": self._request_id, "method": method, "params": _encode(params)}
+        ).encode("utf-8")
+        headers = {"Content-Type": "application/json", "User-Agent": "erpsync"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        request = urllib.request.Request(self.rpc_url, data=body, method="POST", headers=headers)
+        where = self._where()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                content = response.read(READ_LIMIT)
+        except urllib.error.HTTPError as error:
+            error.close()
+            status = error.code
+            if status in (401, 403):
+                raise PermanentErpError(
+                    f"Tryton at {where} refused the login of {self.settings['username']!r} "
+                    f"({status}): check the username and password."
+                ) from error
+            if status in (404,):
+                raise PermanentErpError(
+                    f"Tryton at {where} has no database {self.settings['database']!r} (404)."
+                ) from error
+            if status in (409, 423, 429) or status >= 500:
+                raise TransientErpError(
+                    f"Tryton at {where} answered {status} {error.reason}: try again later."
+                ) from error
+            raise PermanentErpError(
+                f"Tryton at {where} answered {status} {error.reason}."
+            ) from error
+        except urllib.error.URLError as error:
+            reason = error.reason
+            if isinstance(reason, TimeoutError) or "timed out" in str(reason).lower():
+                raise TransientErpError(
+                    f"Tryton at {where} did not answer within {self.timeout:g} s"
+                ) from error
+            text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+            raise TransientErpError(f"Tryton could not be reached at {where}: {text}") from error
+        except TimeoutError as error:
+            raise TransientErpError(
+                f"Tryton at {where} did not answer within {self.timeout:g} s"
+            ) from error
+        except (OSError, HTTPException) as error:
+            raise TransientErpError(f"Tryton could not be reached at {where}: {error}") from error
+        try:
+            data = json.loads(content)
+        except ValueError as error:
+            raise TransientErpError(
+                f"Tryton at {where} sent an answer that is not JSON."
+            ) from error
+        if not isinstance(data, dict):
+            raise TransientErpError(f"Tryton at {where} sent an unexpected answer.")
+        if data.get("error") is not None:
+            name, message = _error_message(data["error"])
+            if name in _TRANSIENT_ERRORS or "database is locked" in message:
+                raise TransientErpError(f"Tryton is busy: {_trim(message)}")
+            if name == "LoginException":
+                raise PermanentErpError(
+                    f"Tryton refused the login of {self.settings['username']!r}: "
+                    "check the username and password."
+                )
+            raise PermanentErpError(f"Tryton refused it: {_trim(message)}")
+        return _decode(data.get("result"))
+
+    def _where(self) -> str:
+        parts = urlsplit(str(self.settings.get("url", "")).strip())
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
+
+    def login(self) -> None:
+        if self._auth:
+            return
+        username = str(self.settings["username"])
+        result = self._post(
+            "common.db.login", [username, {"password": str(self.settings["password"])}, "en"]
+        )
+        if not isinstance(result, list) or len(result) < 2 or not result[0]:
+            raise PermanentErpError(
+                f"Tryton refused the login of {username!r}: check the username and password."
+            )
+        uid, session = result[0], result[1]
+        token = base64.b64encode(f"{username}:{uid}:{session}".encode()).decode("ascii")
+        self._auth = f"Session {token}"
+        preferences = self._post("model.res.user.get_preferences", [True, {}])
+        self._context = {
+            k: v
+            for k, v in (preferences or {}).items()
+            if k in ("company", "companies", "language", "groups", "employee", "employees")
+        }
+        if not self._context.get("company"):
+            raise PermanentErpError(
+                f"The Tryton user {username!r} has no current company: set one in Tryton."
+            )
+
+    def call(self, model: str, method: str, *args: Any) -> Any:
+        """model.<model>.<method>(*args, context) as the logged-in user."""
+        self.login()
+        return self._post(f"model.{model}.{method}", [*args, self._context])
+
+    def search_read(
+        self, model: str, domain: list[Any], fields: list[str], limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return self.call(model, "search_read", domain, 0, limit, [["id", "ASC"]], fields)
+
+    @property
+    def company_id(self) -> int:
+        self.login()
+        return int(self._context["company"])
+
+    # ----- the ERP objects it books into ----------------------------------------------------
+
+    def _configuration(self) -> dict[str, Any]:
+        if self._config is None:
+            rows = self.search_read(
+                "account.configuration",
+                [],
+                ["default_account_receivable", "default_category_account_revenue"],
+                limit=1,
+            )
+            self._config = rows[0] if rows else {}
+        return self._config
+
+    def _resolve(
+        self,
+        setting: str,
+        model: str,
+        domain: list[Any],
+        keys: tuple[str, ...],
+        what: str,
+        default: int | None = None,
+    ) -> int:
+        """The id of the object a setting names (by one of `keys` or id), or the default."""
+        if setting in self._ids:
+            return self._ids[setting]
+        value = self.settings.get(setting)
+        if value is not None and str(value).strip():
+            value = str(value).strip()
+            found: list[dict[str, Any]] = []
+            for key in keys:
+                found = self.search_read(model, [*domain, [key, "=", value]], ["id"], limit=2)
+                if found:
+                    break
+            if not found and value.isdigit():
+                found = self.search_read(model, [*domain, ["id", "=", int(value)]], ["id"], 1)
+            if not found:
+                raise PermanentErpError(
+                    f"Tryton has no {what} {value!r} (setting {setting}): fix the setting or "
+                    "create it in Tryton."
+                )
+            if len(found) > 1:
+                raise PermanentErpError(
+                    f"Tryton has several {what}s {value!r} (setting {setting}): name one by id."
+                )
+            result = int(found[0]["id"])
+        elif default:
+            result = int(default)
+        else:
+            found = self.search_read(model, domain, ["id"], limit=2)
+            if len(found) != 1:
+                many = "several" if found else "no"
+                raise PermanentErpError(
+                    f"Tryton has {many} {what}s and the setting {setting} names none: set it."
+                )
+            result = int(found[0]["id"])
+        self._ids[setting] = result
+        return result
+
+    def receivable_account(self) -> int:
+        return self._resolve(
+            "receivable_account",
+            "account.account",
+            [
+                ["type.receivable", "=", True],
+                ["closed", "!=", True],
+                ["company", "=", self.company_id],
+            ],
+            ("code", "name"),
+            "receivable account",
+            default=self._configuration().get("default_account_receivable"),
+        )
+
+    def revenue_account(self) -> int:
+        return self._resolve(
+            "revenue_account",
+            "account.account",
+            [
+                ["type.revenue", "=", True],
+                ["closed", "!=", True],
+                ["company", "=", self.company_id],
+            ],
+            ("code", "name"),
+            "revenue account",
+            default=self._configuration().get("default_category_account_revenue"),
+        )
+
+    def journal(self) -> int:
+        return self._resolve(
+            "journal", "account.journal", [["type", "=", "revenue"]], ("code", "name"), "journal"
+        )
+
+    def payment_term(self) -> int | None:
+        if not str(self.settings.get("payment_term") or "").strip():
+            return None  # the whole amount is due on the invoice date
+        return self._resolve(
+            "payment_term", "account.invoice.payment_term", [], ("name",), "payment term"
+        )
+
+    def analytic_root(self) -> int:
+        return self._resolve(
+            "analytic_root",
+            "analytic_account.account",
+            [["type", "=", "root"], ["company", "=", self.company_id]],
+            ("code", "name"),
+            "analytic root",
+        )
+
+    def check(self) -> None:
+        self.login()
+        self.receivable_account()
+        self.revenue_account()
+        self.journal()
+        self.payment_term()
+        self.analytic_root()
+
+    # ----- the adapter ----------------------------------------------------------------------
+
+    def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
+        if kind == "owner_invoice":
+            return self._export_invoice(snapshot, idempotency_key)
+        if kind == "sub_job":
+            return self._export_sub_job(snapshot)
+        raise PermanentErpError(f"The Tryton adapter does not export {kind} items.")
+
+    def lookup(self, *, kind: str, idempotency_key: str) -> str | None:
+        if kind == "owner_invoice":
+            invoice = self.find_invoice(idempotency_key)
+            if invoice is None:
+                return None
+            if invoice["state"] == "draft":
+                self.post_invoice(invoice["id"])
+            return str(invoice["id"])
+        # A sub job is found by its code under its job, which the key does not carry: the
+        # export itself finds what an earlier try made.
+        return None
+
+    # ----- owner invoices -------------------------------------------------------------------
+
+    INVOICE_FIELDS = ["state", "total_amount", "reference", "number", "invoice_date"]
+
+    def find_invoice(self, reference: str) -> dict[str, Any] | None:
+        found = self.search_read(
+            "account.invoice",
+            [
+                ["reference", "=", reference],
+                ["type", "=", "out"],
+                ["company", "=", self.company_id],
+                ["state", "!=", "cancelled"],
+            ],
+            self.INVOICE_FIELDS,
+            limit=2,
+        )
+        return found[0] if found else None
+
+    def post_invoice(self, invoice_id: int) -> None:
+        self.call("account.invoice", "post", [invoice_id])
+
+    def _export_invoice(self, snapshot: dict[str, Any], key: str) -> str:
+        existing = self.find_invoice(key)
+        if existing is None:
+            invoice_id = self.create_invoice(snapshot, key)
+        else:
+            invoice_id = int(existing["id"])
+            if existing["state"] in ("posted", "paid"):
+                return str(invoice_id)
+        if existing is None or existing["state"] in ("draft", "validated"):
+            self.post_invoice(invoice_id)
+        (posted,) = self.call("account.invoice", "read", [invoice_id], self.INVOICE_FIELDS)
+        expected = _money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
+        if posted["total_amount"].quantize(CENT) != expected.quantize(CENT):
+            raise PermanentErpError(
+                f"Tryton invoice {posted.get('number') or invoice_id} totals "
+                f"{posted['total_amount']}, not the amount due {expected}."
+            )
+        return str(invoice_id)
+
+    def invoice_values(self, snapshot: dict[str, Any], key: str) -> dict[str, Any]:
+        """The account.invoice create values for an owner invoice snapshot."""
+        party_id, address_id = self.party(snapshot)
+        revenue = self.revenue_account()
+        job = self.job_account(snapshot.get("project") or {})
+        root = self.analytic_root()
+        period = snapshot.get("billing_period") or {}
+        today = datetime.date.today()
+        end = period.get("end_date")
+        invoice_date = min(today, datetime.date.fromisoformat(end)) if end else today
+
+        def line(description: str, amount: Decimal) -> dict[str, Any]:
+            return {
+                "type": "line",
+                "description": description[:250] or "Work",
+                "quantity": 1.0,
+                "unit_price": amount,
+                "account": revenue,
+                "company": self.company_id,
+                "currency": self.currency(),
+                "invoice_type": "out",
+                "analytic_accounts": [["create", [{"root": root, "account": job}]]],
+            }
+
+        lines = []
+        retainage = Decimal(0)
+        for row in snapshot.get("lines") or []:
+            gross = _money(row.get("work_completed_this_period", "0"), "work completed")
+            gross += _money(row.get("materials_stored", "0"), "materials stored")
+            retainage += _money(row.get("retainage_amount", "0"), "retainage")
+            lines.append(line(str(row.get("description") or ""), gross.quantize(CENT)))
+        if retainage:
+            lines.append(line(RETAINAGE_DESCRIPTION, -retainage.quantize(CENT)))
+        number = snapshot.get("number") or "?"
+        description = f"Owner invoice {number}"
+        if period:
+            description += (
+                f", billing period {period.get('number')} "
+                f"({period.get('start_date')} to {period.get('end_date')})"
+            )
+        values: dict[str, Any] = {
+            "company": self.company_id,
+            "type": "out",
+            "party": party_id,
+            "invoice_address": address_id,
+            "currency": self.currency(),
+            "journal": self.journal(),
+            "account": self.receivable_account(),
+            "invoice_date": invoice_date,
+            "reference": key,
+            "description": description[:250],
+            "lines": [["create", lines]],
+        }
+        term = self.payment_term()
+        if term:
+            values["payment_term"] = term
+        if period.get("due_date"):
+            values["payment_term_date"] = datetime.date.fromisoformat(period["due_date"])
+        return values
+
+    def create_invoice(self, snapshot: dict[str, Any], key: str) -> int:
+        """Create the draft invoice (not posted) and return its id."""
+        (invoice_id,) = self.call("account.invoice", "create", [self.invoice_values(snapshot, key)])
+        return int(invoice_id)
+
+    def currency(self) -> int:
+        if "_currency" not in self._ids:
+            (company,) = self.call("company.company", "read", [self.company_id], ["currency"])
+            self._ids["_currency"] = int(company["currency"])
+        return self._ids["_currency"]
+
+    def party(self, snapshot: dict[str, Any]) -> tuple[int, int]:
+        """The owner/client party (found by name, created when missing) and its address."""
+        contract = snapshot.get("prime_contract") or {}
+        name = str(contract.get("owner_client") or "").strip()
+        if not name:
+            raise PermanentErpError("The invoice's prime contract names no owner/client.")
+        found = self.search_read("party.party", [["name", "=", name]], ["addresses"], limit=1)
+        if found:
+            party_id, addresses = int(found[0]["id"]), found[0]["addresses"]
+        else:
+            (party_id,) = self.call(
+                "party.party", "create", [{"name": name, "addresses": [["create", [{}]]]}]
+            )
+            addresses = []
+        if not addresses:
+            addresses = self.call("party.address", "create", [{"party": party_id}])
+        return party_id, int(addresses[0])
+
+    # ----- sub jobs -----------------------------------------------------------------------
+
+    def job_account(self, project: dict[str, Any]) -> int:
+        """The project's job analytic account under the root, created when missing."""
+        code = str(project.get("erp_job_id") or project.get("number") or "").strip()
+        if not code:
+            raise PermanentErpError("The project has neither an ERP job id nor a number.")
+        root = self.analytic_root()
+        name = f"{code} {project.get('name') or ''}".strip()
+        return self._analytic(code, name, parent=root, root=root)
+
+    def _analytic(self, code: str, name: str, *, parent: int, root: int) -> int:
+        found = self.search_read(
+            "analytic_account.account",
+            [["code", "=", code], ["parent", "=", parent], ["root", "=", root]],
+            ["id"],
+            limit=1,
+        )
+        if found:
+            return int(found[0]["id"])
+        (account_id,) = self.call(
+            "analytic_account.account",
+            "create",
+            [
+                {
+                    "code": code,
+                    "name": name[:250],
+                    "type": "normal",
+                    "root": root,
+                    "parent": parent,
+                    "company": self.company_id,
+                }
+            ],
+        )
+        return int(account_id)
+
+    def _export_sub_job(self, snapshot: dict[str, Any]) -> str:
+        code = str(snapshot.get("code") or "").strip()
+        if not code:
+            raise PermanentErpError("The sub job has no code.")
+        job = self.job_account(snapshot.get("project") or {})
+        name = f"{code} {snapshot.get('name') or ''}".strip()
+        return str(self._analytic(code, name, parent=job, root=self.analytic_root()))
+
+    # ----- reconciliation -----------------------------------------------------------------
+
+    def reconcile(self, kind: str, erp_id: str, snapshot: dict[str, Any]) -> list[str]:
+        """How the ERP's record differs from what we exported; empty when they agree."""
+        try:
+            record_id = int(erp_id)
+        except (TypeError, ValueError):
+            return [f"ERP id {erp_id!r} is not a Tryton id."]
+        if kind == "owner_invoice":
+            rows = self.search_read(
+                "account.invoice", [["id", "=", record_id]], self.INVOICE_FIELDS, limit=1
+            )
+            if not rows:
+                return [f"Tryton has no invoice {record_id}."]
+            row, problems = rows[0], []
+            if row["state"] not in ("posted", "paid"):
+                problems.append(f"Tryton invoice {record_id} is {row['state']}, not posted.")
+            expected = _money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
+            if row["total_amount"].quantize(CENT) != expected.quantize(CENT):
+                problems.append(
+                    f"Tryton invoice {row.get('number') or record_id} totals "
+                    f"{row['total_amount']}, ours {expected}."
+                )
+            return problems
+        if kind == "sub_job":
+            rows = self.search_read(
+                "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
+            )
+            if not rows:
+                return [f"Tryton has no analytic account {record_id}."]
+            code = str(snapshot.get("code") or "")
+            if rows[0]["code"] != code:
+                return [
+                    f"Tryton analytic account {record_id} has code {rows[0]['code']!r}, "
+                    f"ours {code!r}."
+                ]
+            return []
+        return [f"The Tryton adapter does not reconcile {kind} items."]

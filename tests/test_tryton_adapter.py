@@ -1,0 +1,281 @@
+"""The tryton adapter against a real Tryton 8.2 server (tests/tryton_server.py builds it)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import re
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from erpsync.adapters import PermanentErpError, TransientErpError
+from erpsync.adapters.tryton import TrytonAdapter
+from erpsync.exports import erp_export
+from erpsync.models import ErpEvent
+from erpsync.services import erp_accept, erp_send
+from invoicing.models import OwnerInvoice
+from tests import factories as f
+from tests.tryton_server import free_port, tryton_server  # noqa: F401 - the fixture
+
+_numbers = itertools.count(1)
+
+
+def adapter(server: dict[str, str], **extra: str) -> TrytonAdapter:
+    settings = {**server, **extra}
+    company = f.CompanyFactory.build(erp_adapter="tryton", erp_settings=settings)
+    return TrytonAdapter(company=company, settings=settings)
+
+
+def key() -> str:
+    return f"erpsync:owner_invoice:{next(_numbers)}:v1"
+
+
+def snapshot(end_date: str = "2026-10-31", **changes: Any) -> dict[str, Any]:
+    n = next(_numbers)
+    data = {
+        "kind": "owner_invoice",
+        "number": f"INV-T{n:03d}",
+        "project": {"number": "P-100", "name": "Harbor Tower", "erp_job_id": "JOB-100"},
+        "prime_contract": {"number": "PC-1", "title": "Main", "owner_client": "Harbor Owner LLC"},
+        "billing_period": {
+            "number": 3,
+            "start_date": "2026-10-01",
+            "end_date": end_date,
+            "due_date": "2026-11-30",
+        },
+        "lines": [
+            {
+                "description": "Concrete",
+                "work_completed_this_period": "10000.00",
+                "materials_stored": "2500.55",
+                "retainage_amount": "1250.06",
+                "amount_due": "11250.49",
+            },
+            {
+                "description": "Steel",
+                "work_completed_this_period": "3333.33",
+                "materials_stored": "0.00",
+                "retainage_amount": "166.67",
+                "amount_due": "3166.66",
+            },
+        ],
+        "totals": {"retainage": "1416.73", "amount_due": "14417.15"},
+    }
+    data.update(changes)
+    return data
+
+
+def invoices_with(reader: TrytonAdapter, reference: str) -> list[dict[str, Any]]:
+    return reader.search_read(
+        "account.invoice",
+        [["reference", "=", reference]],
+        ["state", "total_amount", "invoice_date", "description", "lines", "type"],
+    )
+
+
+def test_invoice_export_posts_the_amount_due_with_retainage(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    data, k = snapshot(), key()
+    erp_id = adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
+
+    reader = adapter(tryton_server)  # a second login, its own session
+    (invoice,) = invoices_with(reader, k)
+    assert str(invoice["id"]) == erp_id
+    assert invoice["type"] == "out"
+    assert invoice["state"] == "posted"
+    assert invoice["total_amount"] == Decimal("14417.15")
+    assert invoice["invoice_date"] == min(datetime.date.today(), datetime.date(2026, 10, 31))
+    assert data["number"] in invoice["description"]
+    assert "billing period 3" in invoice["description"]
+    lines = reader.call("account.invoice.line", "read", invoice["lines"], ["description", "amount"])
+    amounts = {line["description"]: line["amount"] for line in lines}
+    assert amounts == {
+        "Concrete": Decimal("12500.55"),
+        "Steel": Decimal("3333.33"),
+        "Retainage withheld": Decimal("-1416.73"),
+    }
+
+
+def test_the_same_export_twice_makes_one_invoice(tryton_server: dict[str, str]) -> None:  # noqa: F811
+    data, k = snapshot(), key()
+    first = adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
+    again = adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
+    assert first == again
+    assert len(invoices_with(adapter(tryton_server), k)) == 1
+    assert adapter(tryton_server).lookup(kind="owner_invoice", idempotency_key=k) == first
+
+
+def test_a_draft_left_by_a_crash_is_posted_not_duplicated(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    data, k = snapshot(), key()
+    crashed = adapter(tryton_server)
+    draft_id = crashed.create_invoice(data, k)  # the worker died before post
+    (draft,) = invoices_with(crashed, k)
+    assert draft["state"] == "draft"
+
+    erp_id = adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
+    assert erp_id == str(draft_id)
+    (invoice,) = invoices_with(adapter(tryton_server), k)
+    assert invoice["state"] == "posted"
+    assert invoice["total_amount"] == Decimal("14417.15")
+
+
+def test_lookup_posts_a_draft_and_finds_nothing_for_an_unknown_key(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    data, k = snapshot(), key()
+    tryton = adapter(tryton_server)
+    assert tryton.lookup(kind="owner_invoice", idempotency_key=k) is None
+    draft_id = tryton.create_invoice(data, k)
+    assert tryton.lookup(kind="owner_invoice", idempotency_key=k) == str(draft_id)
+    (invoice,) = invoices_with(tryton, k)
+    assert invoice["state"] == "posted"
+
+
+def test_a_date_outside_any_fiscal_year_is_a_permanent_error_with_trytons_message(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    data = snapshot(
+        end_date="2019-06-30",
+        billing_period={
+            "number": 1,
+            "start_date": "2019-06-01",
+            "end_date": "2019-06-30",
+            "due_date": "2019-07-31",
+        },
+    )
+    with pytest.raises(PermanentErpError) as refused:
+        adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=key())
+    message = refused.value.message
+    assert message.startswith("Tryton refused it: ")
+    assert "fiscal year" in message.lower() or "period" in message.lower(), message
+
+
+def test_a_revenue_account_that_does_not_exist_is_a_permanent_error(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    tryton = adapter(tryton_server, revenue_account="9.9.9")
+    with pytest.raises(PermanentErpError, match=re.escape("no revenue account '9.9.9'")):
+        tryton.check()
+    with pytest.raises(PermanentErpError, match=re.escape("no revenue account '9.9.9'")):
+        tryton.export(kind="owner_invoice", snapshot=snapshot(), idempotency_key=key())
+
+
+def test_a_wrong_password_is_permanent_and_a_closed_port_is_transient(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    with pytest.raises(PermanentErpError, match="refused the login"):
+        adapter(tryton_server, password="wrong").check()
+    closed = {**tryton_server, "url": f"http://127.0.0.1:{free_port()}/"}
+    with pytest.raises(TransientErpError, match="could not be reached"):
+        adapter(closed).check()
+
+
+def test_check_and_validate_settings(tryton_server: dict[str, str]) -> None:  # noqa: F811
+    adapter(tryton_server, revenue_account="4.1.2", journal="REV").check()
+    assert TrytonAdapter.validate_settings(tryton_server) == []
+    problems = TrytonAdapter.validate_settings({"url": "ftp://x", "database": "d"})
+    assert any("http://" in p for p in problems)
+    assert any("username" in p for p in problems)
+    assert any("password" in p for p in problems)
+
+
+def test_sub_job_export_makes_the_analytic_account_once(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    data = {
+        "kind": "sub_job",
+        "code": "03-300",
+        "name": "Concrete",
+        "project": {"number": "P-200", "name": "Bridge", "erp_job_id": "JOB-200"},
+    }
+    first = adapter(tryton_server).export(kind="sub_job", snapshot=data, idempotency_key="k1")
+    again = adapter(tryton_server).export(kind="sub_job", snapshot=data, idempotency_key="k2")
+    assert first == again
+    reader = adapter(tryton_server)
+    (account,) = reader.search_read(
+        "analytic_account.account", [["code", "=", "03-300"]], ["parent", "type", "name"]
+    )
+    assert str(account["id"]) == first
+    (job,) = reader.search_read(
+        "analytic_account.account", [["id", "=", account["parent"]]], ["code", "parent"]
+    )
+    assert job["code"] == "JOB-200"
+    assert reader.reconcile("sub_job", first, data) == []
+    assert reader.reconcile("sub_job", first, {**data, "code": "03-301"}) != []
+
+
+# ----- through erpsync: the export worker's path and erp_reconcile --------------------------
+
+
+@pytest.fixture
+def tryton_invoice(
+    tryton_server: dict[str, str],  # noqa: F811
+    invoice: OwnerInvoice,
+    admin: Any,
+    approver: Any,
+) -> OwnerInvoice:
+    company = invoice.erp_company
+    company.erp_adapter = "tryton"
+    company.erp_settings = dict(tryton_server)
+    company.save(update_fields=["erp_adapter", "erp_settings"])
+    invoice = erp_send(item=invoice, user=admin)
+    return erp_accept(item=invoice, user=approver, export=False)
+
+
+def export_now(item: OwnerInvoice) -> Any:
+    return erp_export(
+        model=OwnerInvoice, item_id=item.pk, try_number=1, requeue=lambda countdown: None
+    )
+
+
+@pytest.mark.django_db
+def test_export_and_reconcile_report_a_changed_total(tryton_invoice: OwnerInvoice) -> None:
+    result = export_now(tryton_invoice)
+    assert result.outcome == "synced", result.detail
+    item = OwnerInvoice.objects.get(pk=tryton_invoice.pk)
+    assert item.erp_state == "synced"
+    slug = item.erp_company.slug
+
+    out = StringIO()
+    call_command("erp_reconcile", "--company", slug, stdout=out)
+    assert "no drift" in out.getvalue()
+
+    # The books and erpsync now disagree on the total.
+    event = ErpEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(OwnerInvoice),
+        object_id=item.pk,
+        version=item.erp_version,
+        action__in=["send", "resend"],
+    ).latest("id")
+    event.snapshot = {
+        **event.snapshot,
+        "totals": {**event.snapshot["totals"], "amount_due": "1.00"},
+    }
+    event.save(update_fields=["snapshot"])
+    out = StringIO()
+    with pytest.raises(CommandError, match="Drift: 1 difference"):
+        call_command("erp_reconcile", "--company", slug, "--json", stdout=out)
+    assert "ours 1.00" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_tryton_refusal_marks_the_export_failed_with_its_message(
+    tryton_invoice: OwnerInvoice,
+) -> None:
+    company = tryton_invoice.erp_company
+    company.erp_settings = {**company.erp_settings, "journal": "NOPE"}
+    company.save(update_fields=["erp_settings"])
+    result = export_now(tryton_invoice)
+    assert result.outcome == "failed"
+    item = OwnerInvoice.objects.get(pk=tryton_invoice.pk)
+    assert item.erp_state == "export_failed"
+    assert "no journal 'NOPE'" in item.erp_error
