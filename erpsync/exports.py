@@ -111,7 +111,7 @@ def erp_export(
     with transaction.atomic():
         _finish(attempt, ExportOutcome.SYNCED, erp_id=erp_id)
         try:
-            erp_mark_synced(item=item, erp_id=erp_id)
+            erp_mark_synced(item=item, erp_id=erp_id, adapter=adapter.key)
         except ErpActionRefused as refusal:
             return ExportResult("already", " ".join(refusal.reasons))
     return ExportResult("synced", erp_id)

@@ -105,7 +105,10 @@ def _transition[Item: ErpItem](
         from_state = locked.erp_state
         now = timezone.now()
         if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
-            getattr(locked, action.value)(at=now, **kwargs)
+            # The adapter's key only goes into the audit row.
+            getattr(locked, action.value)(
+                at=now, **{k: v for k, v in kwargs.items() if k != "adapter"}
+            )
         elif action == ErpAction.REJECT:
             locked.reject(by=user, at=now, reason=reason)
         else:
@@ -122,7 +125,7 @@ def _transition[Item: ErpItem](
             reason=reason or kwargs.get("error", ""),
             version=locked.erp_version,
             snapshot=snapshot,
-            details={k: kwargs[k] for k in ("erp_id", "attempts") if k in kwargs},
+            details={k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
         )
         transaction.on_commit(
             partial(
@@ -203,9 +206,17 @@ def erp_retry_export_by_ops[Item: ErpItem](*, item: Item, reason: str) -> Item:
 # ----- the export worker's results --------------------------------------------------------
 
 
-def erp_mark_synced[Item: ErpItem](*, item: Item, erp_id: str, attempts: int = 1) -> Item:
+def erp_mark_synced[Item: ErpItem](
+    *, item: Item, erp_id: str, attempts: int = 1, adapter: str = ""
+) -> Item:
+    """Record the ERP's id; `adapter` names the ERP that holds it (for erp_reconcile)."""
     return _transition(
-        item=item, action=ErpAction.MARK_SYNCED, user=None, erp_id=erp_id, attempts=attempts
+        item=item,
+        action=ErpAction.MARK_SYNCED,
+        user=None,
+        erp_id=erp_id,
+        attempts=attempts,
+        adapter=adapter,
     )
 
 

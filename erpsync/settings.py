@@ -188,6 +188,9 @@ ERP_EXPORT_BACKOFF_MAX_SECONDS = min(
 ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 300, minimum=1)
 ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 600, minimum=0)
 ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 300, minimum=10)
+ERP_RECONCILE_HOUR = env_int("ERP_RECONCILE_HOUR", 2, minimum=0)
+if ERP_RECONCILE_HOUR > 23:
+    raise ImproperlyConfigured(f"ERP_RECONCILE_HOUR={ERP_RECONCILE_HOUR} must be at most 23.")
 
 # Celery beat's static schedule (django-celery-beat does not support Django 6.1).
 CELERY_TIMEZONE = TIME_ZONE
@@ -195,6 +198,10 @@ CELERY_BEAT_SCHEDULE = {
     "erp-sweep-exports": {
         "task": "erpsync.tasks.sweep_exports",
         "schedule": float(ERP_SWEEP_EVERY_SECONDS),
+    },
+    "erp-reconcile-nightly": {
+        "task": "erpsync.tasks.reconcile_erp",
+        "schedule": crontab(minute=30, hour=ERP_RECONCILE_HOUR),
     },
     "erp-daily-summary": {
         "task": "approvals.tasks.send_daily_summary",

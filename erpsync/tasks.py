@@ -50,3 +50,28 @@ def noop(marker: str = "") -> None:
         from django.conf import settings
 
         redis.Redis.from_url(settings.CELERY_BROKER_URL).set(marker, "1", ex=600)
+
+
+@app.task(ignore_result=True)
+def reconcile_erp() -> int:
+    """Nightly: compare synced items with each company's ERP; email the approvers on drift."""
+    from approvals.emails import approver_addresses, render_email
+    from erpsync.reconcile import reconcile_companies
+    from projects.models import Company
+
+    differences = 0
+    for report in reconcile_companies():
+        if not report["drift"] and not report["error"]:
+            continue
+        differences += len(report["drift"])
+        company = Company.objects.get(slug=report["company"])
+        to = approver_addresses(company)
+        if to:
+            render_email(
+                "reconcile_drift",
+                subject=f"ERP drift found for {company.name}",
+                context={"company": company, "report": report},
+                to=to,
+            ).send()
+        logger.warning("reconcile %s: %s differences", company.slug, len(report["drift"]))
+    return differences

@@ -279,3 +279,48 @@ def test_a_tryton_refusal_marks_the_export_failed_with_its_message(
     item = OwnerInvoice.objects.get(pk=tryton_invoice.pk)
     assert item.erp_state == "export_failed"
     assert "no journal 'NOPE'" in item.erp_error
+
+
+@pytest.mark.django_db
+def test_the_nightly_reconcile_emails_the_approvers_about_drift(
+    tryton_invoice: OwnerInvoice, approver: Any, mailoutbox: list[Any]
+) -> None:
+    from erpsync.tasks import reconcile_erp
+
+    assert export_now(tryton_invoice).outcome == "synced"
+    assert reconcile_erp() == 0 and mailoutbox == []
+    event = ErpEvent.objects.filter(
+        object_id=tryton_invoice.pk, action__in=["send", "resend"]
+    ).latest("id")
+    event.snapshot = {
+        **event.snapshot,
+        "totals": {**event.snapshot["totals"], "amount_due": "1.00"},
+    }
+    event.save(update_fields=["snapshot"])
+    assert reconcile_erp() == 1
+    [mail] = mailoutbox
+    assert mail.to == [approver.email] and "ERP drift found" in mail.subject
+    assert tryton_invoice.number in mail.body and "ours 1.00" in mail.body
+
+
+@pytest.mark.django_db
+def test_items_synced_through_an_earlier_adapter_are_not_checked_against_tryton(
+    tryton_server: dict[str, str],  # noqa: F811
+    sub_job: Any,
+    drive: Any,
+    approver: Any,
+) -> None:
+    pending = drive(sub_job, "pending")
+    accepted = erp_accept(item=pending, user=approver, export=False)
+    synced = erp_export(
+        model=type(accepted), item_id=accepted.pk, try_number=1, requeue=lambda countdown: None
+    )
+    assert synced.outcome == "synced" and synced.detail.startswith("SBX-")
+    company = accepted.erp_company
+    company.erp_adapter = "tryton"
+    company.erp_settings = dict(tryton_server)
+    company.save(update_fields=["erp_adapter", "erp_settings"])
+    out = StringIO()
+    call_command("erp_reconcile", "--company", company.slug, stdout=out)
+    assert "no drift" in out.getvalue()
+    assert "1 synced through an earlier ERP adapter, not checked" in out.getvalue()
