@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 
-SERVICES = {"postgres", "redis", "web", "worker", "beat"}
+SERVICES = {"postgres", "redis", "web", "worker", "beat", "tryton"}
 # The services built from our Dockerfile: they run erpsync's code.
 APP_SERVICES = ("web", "worker", "beat")
 PYTHONS = {"python", "python3", "python3.13"}
@@ -419,3 +419,13 @@ def test_dockerfile_copies_every_local_app_and_asset() -> None:
 
 def test_compose_environment_names_only_variables_settings_reads(compose: dict[str, Any]) -> None:
     assert sorted(set(compose["x-app-env"]) - set(settings_env_names())) == []
+
+
+def test_the_optional_tryton_service_runs_the_repos_build_script(compose: dict[str, Any]) -> None:
+    tryton = compose["services"]["tryton"]
+    assert tryton["profiles"] == ["tryton"]
+    script = " ".join(tryton["command"])
+    assert "/opt/erpsync/tryton/build.sh" in script and "trytond" in script
+    assert "./tryton:/opt/erpsync/tryton:ro" in tryton["volumes"]
+    assert (REPO / "tryton" / "build.sh").exists()
+    assert tryton["environment"]["TRYTON_LISTEN_HOST"] == "0.0.0.0"

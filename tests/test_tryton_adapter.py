@@ -324,3 +324,24 @@ def test_items_synced_through_an_earlier_adapter_are_not_checked_against_tryton(
     call_command("erp_reconcile", "--company", company.slug, stdout=out)
     assert "no drift" in out.getvalue()
     assert "1 synced through an earlier ERP adapter, not checked" in out.getvalue()
+
+
+def test_an_invoice_billed_after_its_due_date_is_posted_payable_from_today(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    # Invoiced today (Tryton numbers invoices in date order), payable since yesterday.
+    today = datetime.date.today()
+    late = {
+        "number": 3,
+        "start_date": (today - datetime.timedelta(days=30)).isoformat(),
+        "end_date": today.isoformat(),
+        "due_date": (today - datetime.timedelta(days=1)).isoformat(),
+    }
+    data, k = snapshot(billing_period=late), key()
+    erp_id = adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
+    reader = adapter(tryton_server)
+    (invoice,) = reader.call(
+        "account.invoice", "read", [int(erp_id)], ["state", "payment_term_date"]
+    )
+    assert invoice["state"] == "posted"
+    assert invoice["payment_term_date"] == datetime.date.today()

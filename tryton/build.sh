@@ -22,7 +22,7 @@ SECONDS_AT=$(date +%s.%N)
 phase() {
 	local now
 	now=$(date +%s.%N)
-	printf '[tryton] %-28s %6.1f s\n' "$1" "$(echo "$now - $SECONDS_AT" | bc)"
+	printf '[tryton] %-28s %6.1f s\n' "$1" "$(awk "BEGIN { print $now - $SECONDS_AT }")"
 	SECONDS_AT=$now
 }
 
@@ -46,7 +46,7 @@ uri = sqlite://
 path = $DIR/db
 
 [web]
-listen = 127.0.0.1:$PORT
+listen = ${TRYTON_LISTEN_HOST:-127.0.0.1}:$PORT
 CONF
 mv "$CONF.new" "$CONF"
 
@@ -58,7 +58,7 @@ else
 	touch "$DIR/db/$DB.sqlite"
 	PASSFILE=$(mktemp)
 	trap 'rm -f "$PASSFILE"' EXIT
-	echo admin >"$PASSFILE"
+	echo "${TRYTON_ADMIN_PASSWORD:-admin}" >"$PASSFILE"
 	TRYTONPASSFILE="$PASSFILE" "$VENV/bin/trytond-admin" -c "$CONF" -d "$DB" \
 		--email admin@example.com \
 		-u account_invoice analytic_invoice --activate-dependencies

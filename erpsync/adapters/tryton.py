@@ -123,6 +123,15 @@ def _money(value: Any, what: str) -> Decimal:
     return amount
 
 
+def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
+    """The billing period's due date, but never in the past: Tryton refuses to post an invoice
+    whose payment date has passed, and billing late is ordinary for a contractor."""
+    due = (snapshot.get("billing_period") or {}).get("due_date")
+    if not due:
+        return None
+    return max(datetime.date.fromisoformat(due), datetime.date.today())
+
+
 class TrytonAdapter(Adapter):
     key = "tryton"
     label = "Tryton"
@@ -469,6 +478,11 @@ class TrytonAdapter(Adapter):
             invoice_id = int(existing["id"])
             if existing["state"] in ("posted", "paid"):
                 return str(invoice_id)
+        if existing is not None and existing["state"] == "draft":
+            # A draft left by an earlier try: its payment date may have passed since.
+            due = payment_date(snapshot)
+            if due is not None:
+                self.call("account.invoice", "write", [invoice_id], {"payment_term_date": due})
         if existing is None or existing["state"] in ("draft", "validated"):
             self.post_invoice(invoice_id)
         (posted,) = self.call("account.invoice", "read", [invoice_id], self.INVOICE_FIELDS)
@@ -536,8 +550,9 @@ class TrytonAdapter(Adapter):
         term = self.payment_term()
         if term:
             values["payment_term"] = term
-        if period.get("due_date"):
-            values["payment_term_date"] = datetime.date.fromisoformat(period["due_date"])
+        due = payment_date(snapshot)
+        if due is not None:
+            values["payment_term_date"] = due
         return values
 
     def create_invoice(self, snapshot: dict[str, Any], key: str) -> int:
