@@ -6,7 +6,9 @@ a PermanentErpError needs a person (it is shown to approvers under Failed to Exp
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from projects.models import Company
@@ -47,3 +49,40 @@ class Adapter:
     def check(self) -> None:
         """Raise an ErpError when the ERP cannot be reached with these settings."""
         raise NotImplementedError
+
+
+# ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------
+
+
+def seconds(value: Any, default: float) -> float:
+    """A timeout setting as seconds: a finite number above 0, else `default`."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) and number > 0 else default
+
+
+def timeout_problems(value: Any, label: str) -> list[str]:
+    """Readable problems with an optional `timeout` setting (unset or blank is fine)."""
+    if value is None or value == "" or seconds(value, 0.0) > 0:
+        return []
+    return [f"The {label} timeout {value!r} must be a number of seconds above 0."]
+
+
+def url_problems(url: Any, label: str) -> list[str]:
+    """Readable problems with an http(s) URL setting that is present and text."""
+    if not isinstance(url, str) or not url.strip():
+        return []
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return [f"The {label} {url!r} is not a valid URL."]
+    if parts.scheme not in ("http", "https"):
+        return [f"The {label} {url!r} must start with http:// or https://."]
+    if not parts.hostname:
+        return [f"The {label} {url!r} has no host."]
+    return []

@@ -27,14 +27,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import urllib.error
 import urllib.request
 from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from erpsync.adapters.base import Adapter, PermanentErpError, TransientErpError
+from erpsync.adapters.base import (
+    Adapter,
+    PermanentErpError,
+    TransientErpError,
+    seconds,
+    timeout_problems,
+    url_problems,
+)
 
 if TYPE_CHECKING:
     from projects.models import Company
@@ -120,30 +126,13 @@ class WebhookAdapter(Adapter):
             problems.append("The webhook URL (url) is missing.")
         elif not isinstance(url, str):
             problems.append("The webhook URL (url) must be text.")
-        else:
-            try:
-                parts = urlsplit(url.strip())
-                parts.port  # noqa: B018 - raises ValueError on a bad port
-            except ValueError:
-                problems.append(f"The webhook URL {url!r} is not a valid URL.")
-            else:
-                if parts.scheme not in ("http", "https"):
-                    problems.append(f"The webhook URL {url!r} must start with http:// or https://.")
-                elif not parts.hostname:
-                    problems.append(f"The webhook URL {url!r} has no host.")
+        problems += url_problems(url, "webhook URL")
         secret = settings.get("secret")
         if secret is None or (isinstance(secret, str) and not secret):
             problems.append("The webhook secret (secret) is missing.")
         elif not isinstance(secret, str):
             problems.append("The webhook secret (secret) must be text.")
-        timeout = settings.get("timeout")
-        if timeout is not None and timeout != "":
-            value = _as_float(timeout)
-            if value is None:
-                problems.append(f"The webhook timeout {timeout!r} is not a number of seconds.")
-            elif value <= 0:
-                problems.append(f"The webhook timeout {timeout!r} must be more than 0 seconds.")
-        return problems
+        return problems + timeout_problems(settings.get("timeout"), "webhook")
 
     @property
     def url(self) -> str:
@@ -155,8 +144,7 @@ class WebhookAdapter(Adapter):
 
     @property
     def timeout(self) -> float:
-        value = _as_float(self.settings.get("timeout"))
-        return DEFAULT_TIMEOUT if value is None or value <= 0 else value
+        return seconds(self.settings.get("timeout"), DEFAULT_TIMEOUT)
 
     # ----- the adapter ----------------------------------------------------------------------
 
@@ -281,16 +269,6 @@ def _id_from(response: _Response) -> str:
     if erp_id is None or isinstance(erp_id, bool | dict | list) or str(erp_id).strip() == "":
         raise PermanentErpError("The ERP answered without an id")
     return str(erp_id)
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _reason(reason: object) -> str:

@@ -29,14 +29,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from erpsync.adapters.base import Adapter, PermanentErpError
+from erpsync.adapters.base import Adapter, PermanentErpError, timeout_problems, url_problems
 
 if TYPE_CHECKING:
     from projects.models import Company
 
-from erpsync.adapters.tryton.rpc import TrytonRpc, _as_float
+from erpsync.adapters.tryton.rpc import TrytonRpc
 
 RETAINAGE_DESCRIPTION = "Retainage withheld"
 CENT = Decimal("0.01")
@@ -89,27 +88,12 @@ class TrytonAdapter(TrytonRpc, Adapter):
                 problems.append(f"The Tryton {name} ({name}) is missing.")
             elif not isinstance(value, str):
                 problems.append(f"The Tryton {name} ({name}) must be text.")
-        url = settings.get("url")
-        if isinstance(url, str) and url.strip():
-            try:
-                parts = urlsplit(url.strip())
-                parts.port  # noqa: B018 - raises ValueError on a bad port
-            except ValueError:
-                problems.append(f"The Tryton URL {url!r} is not a valid URL.")
-            else:
-                if parts.scheme not in ("http", "https"):
-                    problems.append(f"The Tryton URL {url!r} must start with http:// or https://.")
-                elif not parts.hostname:
-                    problems.append(f"The Tryton URL {url!r} has no host.")
+        problems += url_problems(settings.get("url"), "Tryton URL")
         for name in cls.OPTIONAL:
             value = settings.get(name)
             if value is not None and not isinstance(value, str | int):
                 problems.append(f"The Tryton {name} must be a code, a name or an id.")
-        timeout = settings.get("timeout")
-        if timeout is not None and timeout != "":
-            value = _as_float(timeout)
-            if value is None or value <= 0:
-                problems.append(f"The Tryton timeout {timeout!r} must be a number of seconds > 0.")
+        problems += timeout_problems(settings.get("timeout"), "Tryton")
         unknown = set(settings) - {*cls.REQUIRED, *cls.OPTIONAL, "timeout"}
         if unknown:
             problems.append(f"Unknown Tryton settings: {', '.join(sorted(unknown))}.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import math
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -13,7 +12,7 @@ from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
-from erpsync.adapters.base import PermanentErpError, TransientErpError
+from erpsync.adapters.base import PermanentErpError, TransientErpError, seconds
 
 DEFAULT_TIMEOUT = 30.0
 MESSAGE_LIMIT = 500
@@ -74,16 +73,6 @@ def _error_message(error: Any) -> tuple[str, str]:
     return "Exception", str(error)
 
 
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 class TrytonRpc:
     """The JSON-RPC half of the adapter: needs `settings` (url, database, username, password,
     timeout) and keeps the session and the user's context."""
@@ -92,8 +81,7 @@ class TrytonRpc:
 
     @property
     def timeout(self) -> float:
-        value = _as_float(self.settings.get("timeout"))
-        return DEFAULT_TIMEOUT if value is None or value <= 0 else value
+        return seconds(self.settings.get("timeout"), DEFAULT_TIMEOUT)
 
     @property
     def rpc_url(self) -> str:
