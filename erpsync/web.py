@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from erpsync.models import ErpItem
-from erpsync.services import erp_resend, erp_retrieve, erp_send
+from erpsync.services import erp_history, erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpAction, ErpActionRefused, ItemLocked
 
 SENDER_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {
@@ -68,6 +68,19 @@ def sender_buttons(item: ErpItem, user: Any) -> list[ErpButton]:
         if decision.fits_state and decision.permitted:
             buttons.append(ErpButton(action, action.label, decision.allowed, decision.reasons))
     return buttons
+
+
+def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
+    """The context of an item page's ERP panel (templates/erp/ribbon, buttons, history).
+
+    The action URLs are the item page's own URL + "erp/<action>/".
+    """
+    return {
+        "item": item,
+        "buttons": sender_buttons(item, user),
+        "action_base": page_url + "erp/",
+        "history": erp_history(item),
+    }
 
 
 def refused(

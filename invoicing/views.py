@@ -20,9 +20,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from erpsync.services import erp_history
 from erpsync.states import ItemLocked
-from erpsync.web import apply_errors, locked, sender_action, sender_buttons
+from erpsync.web import apply_errors, erp_panel, locked, sender_action
 from invoicing.forms import (
     LINE_FIELDS,
     BillingPeriodForm,
@@ -199,14 +198,10 @@ def invoice_detail(request: HttpRequest, project_id: int, invoice_id: int) -> Ht
         access,
         _invoice_crumbs(access, invoice, link=False),
         invoice=invoice,
-        item=invoice,
         lines=invoice.lines.all(),
         totals=invoice.totals(),
         can_edit=access.manages_invoices and not invoice.erp_locked,
-        buttons=sender_buttons(invoice, request.user),
-        # The ERP action URLs are this page's URL + "erp/<action>/".
-        action_base=reverse("invoice_detail", args=[project_id, invoice.pk]) + "erp/",
-        history=erp_history(invoice),
+        **erp_panel(invoice, request.user, request.path),
     )
     return render(request, "invoicing/invoice_detail.html", context)
 

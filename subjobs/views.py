@@ -13,9 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from erpsync.services import erp_history
 from erpsync.states import ItemLocked
-from erpsync.web import apply_errors, locked, sender_action, sender_buttons
+from erpsync.web import apply_errors, erp_panel, locked, sender_action
 from projects.access import ProjectAccess, get_sub_job, project_access
 from projects.models import ProjectTool
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
@@ -150,11 +149,7 @@ def sub_job_detail(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
         access,
         crumbs,
         sub_job=sub_job,
-        item=sub_job,
-        buttons=sender_buttons(sub_job, request.user),
-        # The action URLs are the page's own URL + "erp/<action>/".
-        action_base=request.path + "erp/",
-        history=erp_history(sub_job),
+        **erp_panel(sub_job, request.user, request.path),
     )
     return render(request, "subjobs/detail.html", context)
 
