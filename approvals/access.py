@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 
+from projects.access import company_access
 from projects.models import Company, CompanyMembership, ToolLevel
 
 NO_TOOL_ACCESS = "You have no access to the company's ERP Integrations tool."
@@ -23,22 +23,10 @@ class ErpToolAccess:
         """Accept, Reject and Retry: accounting approvers only."""
         return self.membership.is_accounting_approver
 
-    @property
-    def is_tool_admin(self) -> bool:
-        return self.membership.erp_tool_level >= ToolLevel.ADMIN
-
 
 def erp_tool_access(user: Any, slug: str) -> ErpToolAccess:
     """404 unless the user belongs to the company; 403 without access to the tool."""
-    membership = (
-        CompanyMembership.objects.select_related("company")
-        .filter(company__slug=slug, user=user)
-        .first()
-        if user.is_authenticated
-        else None
-    )
-    if membership is None:
-        raise Http404("No such company.")
+    membership = company_access(user, slug)
     if membership.erp_tool_level < ToolLevel.READ_ONLY:
         raise PermissionDenied(NO_TOOL_ACCESS)
     return ErpToolAccess(company=membership.company, membership=membership)

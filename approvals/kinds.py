@@ -28,8 +28,7 @@ class Kind:
 
 def kinds_for(company: Company) -> list[Kind]:
     return [
-        Kind(key=m.erp_kind, model=m, label=m.erp_tab_label(company))
-        for m in sorted(erp_item_models(), key=lambda m: m.erp_tab_order)
+        Kind(key=m.erp_kind, model=m, label=m.erp_tab_label(company)) for m in erp_item_models()
     ]
 
 

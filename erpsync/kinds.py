@@ -8,8 +8,10 @@ from erpsync.models import ErpItem
 
 
 def erp_item_models() -> list[type[ErpItem]]:
-    """Every concrete kind of ERP item; a new kind appears here by subclassing ErpItem."""
-    return [m for m in apps.get_models() if issubclass(m, ErpItem)]
+    """Every concrete kind of ERP item, in the order of the ERP Integrations tool's tabs; a new
+    kind appears here by subclassing ErpItem."""
+    models = [m for m in apps.get_models() if issubclass(m, ErpItem)]
+    return sorted(models, key=lambda m: (m.erp_tab_order, m.erp_kind))
 
 
 def erp_item_model(kind: str) -> type[ErpItem]:

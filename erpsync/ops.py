@@ -56,11 +56,6 @@ def companies(slug: str | None = None) -> list[Company]:
 # ----- kinds and items --------------------------------------------------------------------
 
 
-def item_models() -> list[type[ErpItem]]:
-    """Every kind of ERP item, in the order of the ERP Integrations tool's tabs."""
-    return sorted(erp_item_models(), key=lambda m: (m.erp_tab_order, m.erp_kind))
-
-
 def _items(model: type[ErpItem], company: Company | None) -> QuerySet[Any]:
     """The model's items (of `company` when given), joined with what title and project read."""
     rows = model.objects.select_related(*model.erp_related)
@@ -125,7 +120,7 @@ class ItemRow:
 def state_counts(company: Company) -> dict[str, dict[str, int]]:
     """{kind: {state: count}} with every state present, in one grouped query per kind."""
     counts: dict[str, dict[str, int]] = {}
-    for model in item_models():
+    for model in erp_item_models():
         by_state = dict(
             model.objects.filter(**{model.erp_company_path: company})
             .values_list("erp_state")
@@ -140,7 +135,7 @@ def state_counts(company: Company) -> dict[str, dict[str, int]]:
 def waiting_items(company: Company, *, now: datetime, limit: int = WAITING_LIMIT) -> list[ItemRow]:
     """The pending items that have waited longest for an approver, oldest first."""
     found: list[ErpItem] = []
-    for model in item_models():
+    for model in erp_item_models():
         found += (
             _items(model, company)
             .filter(erp_state=ErpState.PENDING)
@@ -153,7 +148,7 @@ def waiting_items(company: Company, *, now: datetime, limit: int = WAITING_LIMIT
 def failed_exports(company: Company | None, *, now: datetime) -> list[ItemRow]:
     """Items whose export failed (of every company when `company` is None), oldest first."""
     found: list[ErpItem] = []
-    for model in item_models():
+    for model in erp_item_models():
         found += _items(model, company).filter(erp_state=ErpState.EXPORT_FAILED)
     found.sort(key=lambda i: (i.erp_changed_at or now, i.erp_kind, i.pk))
     return [ItemRow.of(i, at=i.erp_changed_at, now=now) for i in found]
@@ -164,7 +159,7 @@ def stuck_exports(company: Company, *, now: datetime, older_than: timedelta) -> 
     their export never ended. Measured like the sweeper, from the last transition."""
     cutoff = now - older_than
     found: list[ErpItem] = []
-    for model in item_models():
+    for model in erp_item_models():
         found += _items(model, company).filter(
             erp_state=ErpState.ACCEPTED, erp_changed_at__lt=cutoff
         )
@@ -198,7 +193,7 @@ def status_report(company_list: list[Company], *, stuck_minutes: int) -> StatusR
     return StatusReport(
         generated_at=now,
         stuck_minutes=stuck_minutes,
-        kinds={m.erp_kind: m.erp_kind_label for m in item_models()},
+        kinds={m.erp_kind: m.erp_kind_label for m in erp_item_models()},
         companies=[
             CompanyStatus(
                 company=c,

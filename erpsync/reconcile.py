@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from erpsync import ops
 from erpsync.adapters import ErpError, TransientErpError, adapter_for
+from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
@@ -46,7 +47,7 @@ def reconcile_company(company: Company) -> dict[str, Any] | None:
     if not callable(reconcile):
         return None
     via = _synced_via(company)
-    for model in ops.item_models():
+    for model in erp_item_models():
         content_type = ContentType.objects.get_for_model(model)
         items = (
             model.objects.select_related(*model.erp_related)

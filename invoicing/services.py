@@ -10,7 +10,6 @@ from django.db import IntegrityError, models, transaction
 
 from erpsync.services import (
     assign_fields,
-    erp_resend,
     erp_retrieve,
     erp_send,
     locked_for_edit,
@@ -161,10 +160,6 @@ def owner_invoice_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> 
     return locked
 
 
-def owner_invoice_set_status(*, invoice: OwnerInvoice, user: Any, status: str) -> OwnerInvoice:
-    return owner_invoice_update(invoice=invoice, user=user, status=InvoiceStatus(status))
-
-
 @transaction.atomic
 def owner_invoice_delete(*, invoice: OwnerInvoice, user: Any) -> None:
     locked = _locked_invoice(invoice, user)
@@ -229,10 +224,6 @@ def invoice_line_delete(*, line: InvoiceLine, user: Any) -> None:
 
 def owner_invoice_send_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
     return erp_send(item=invoice, user=user)
-
-
-def owner_invoice_resend_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
-    return erp_resend(item=invoice, user=user)
 
 
 def owner_invoice_retrieve_from_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:

@@ -9,7 +9,6 @@ from django.db import IntegrityError, transaction
 
 from erpsync.services import (
     assign_fields,
-    erp_resend,
     erp_retrieve,
     erp_send,
     locked_for_edit,
@@ -76,10 +75,6 @@ def sub_job_approve(*, sub_job: SubJob, user: Any) -> SubJob:
 
 def sub_job_send_to_erp(*, sub_job: SubJob, user: Any) -> SubJob:
     return erp_send(item=sub_job, user=user)
-
-
-def sub_job_resend_to_erp(*, sub_job: SubJob, user: Any) -> SubJob:
-    return erp_resend(item=sub_job, user=user)
 
 
 def sub_job_retrieve_from_erp(*, sub_job: SubJob, user: Any) -> SubJob:

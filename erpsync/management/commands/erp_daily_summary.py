@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from approvals.emails import DIGEST_FAILED
 from approvals.tasks import send_daily_summary
-from projects.models import Company
+from erpsync import ops
 
 
 class Command(BaseCommand):
@@ -32,14 +32,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         company_id = None
         if options["company"]:
-            slug = options["company"]
-            company = Company.objects.filter(slug=slug).first()
-            if company is None:
-                known = ", ".join(Company.objects.order_by("slug").values_list("slug", flat=True))
-                raise CommandError(
-                    f"No company with slug {slug!r}. Known slugs: {known or 'none'}."
-                )
-            company_id = company.pk
+            try:
+                company_id = ops.get_company(options["company"]).pk
+            except ops.UnknownCompany as e:
+                raise CommandError(str(e)) from None
 
         # Called directly (not .delay()): runs here and now, and reports instead of retrying.
         results = send_daily_summary(company_id=company_id, dry_run=options["dry_run"])
