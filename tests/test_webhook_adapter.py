@@ -321,7 +321,10 @@ def test_check_passes_on_200(erp: FakeErp) -> None:
 @pytest.mark.parametrize("status", [404, 405])
 def test_check_counts_404_and_405_as_reachable(erp: FakeErp, status: int) -> None:
     erp.answer(status, "no such route")
-    make_adapter(erp.url).check()
+    assert make_adapter(erp.url).check() is None  # reachable: no error raised
+    [request] = erp.requests
+    assert (request.method, request.query) == ("GET", "check=1")
+    assert request.headers["X-Erpsync-Signature"].startswith("sha256=")
 
 
 def test_check_raises_permanent_on_401(erp: FakeErp) -> None:
