@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "ERP Integrations"
+
+    def ready(self) -> None:
+        from approvals import listeners
+
+        listeners.register()

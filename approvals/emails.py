@@ -42,8 +42,6 @@ DIGEST_SUBJECT = "ERP Integrations Daily Summary"
 DIGEST_ITEMS_PER_STATE = 50
 RESEND_NEXT_STEP = "Edit it, then click Resend to ERP."
 NO_COMMENT = "No comment"
-# The page where the item's sender edits and resends it: URL name, args (project, item).
-ITEM_PAGES = {"sub_job": "sub_job_detail", "owner_invoice": "invoice_detail"}
 AUTOMATIC = {"Auto-Submitted": "auto-generated"}
 
 
@@ -54,23 +52,9 @@ def absolute_url(path: str) -> str:
     return settings.ERPSYNC_BASE_URL.rstrip("/") + path
 
 
-def item_project(item: ErpItem) -> Project:
-    """The item's project, following its `erp_project_path` (e.g. prime_contract__project)."""
-    obj: Any = item
-    for name in item.erp_project_path.split("__"):
-        obj = getattr(obj, name)
-    return obj
-
-
 def item_url(item: ErpItem) -> str:
     """The absolute link to the item's own page, where its sender edits and resends it."""
-    try:
-        name = ITEM_PAGES[item.erp_kind]
-    except KeyError:
-        raise LookupError(
-            f"No page for ERP item kind {item.erp_kind!r}: add it to approvals.emails.ITEM_PAGES."
-        ) from None
-    return absolute_url(reverse(name, args=[item_project(item).pk, item.pk]))
+    return absolute_url(item.get_absolute_url())
 
 
 def approver_item_url(company: Company, item: ErpItem) -> str:
@@ -185,7 +169,7 @@ def _event_context(event: ErpEvent, item: ErpItem) -> dict[str, Any]:
         "event": event,
         "item": item,
         "item_name": item_name(item, company),
-        "project": item_project(item),
+        "project": item.erp_project,
         "actor_name": display_name(event.actor),
         "at": when(event.created_at),
     }
@@ -268,6 +252,19 @@ def export_failed_email(event: ErpEvent) -> EmailMultiAlternatives | None:
     }
     subject = f"Export failed: {context['item_name']} ({context['project'].name})"
     return render_email("export_failed", subject=subject, context=context, to=to)
+
+
+def drift_email(company: Company, report: dict[str, Any]) -> EmailMultiAlternatives | None:
+    """To the company's accounting approvers: what the nightly reconciliation found."""
+    to = approver_addresses(company)
+    if not to:
+        return None
+    return render_email(
+        "reconcile_drift",
+        subject=f"ERP drift found for {company.name}",
+        context={"company": company, "report": report},
+        to=to,
+    )
 
 
 EventEmailBuilder = Callable[[ErpEvent], EmailMultiAlternatives | None]
@@ -382,9 +379,8 @@ def _digest_rows(model: type[ErpItem], company: Company) -> models.QuerySet[Any]
     DIGEST_ITEMS_PER_STATE of each state, each row carrying its state's total: one query."""
     by_state = {"partition_by": [F("erp_state")]}
     return (
-        model._default_manager.filter(
-            **{model.erp_company_path: company}, erp_state__in=DIGEST_STATES
-        )
+        model.objects.for_company(company)
+        .filter(erp_state__in=DIGEST_STATES)
         .select_related(model.erp_project_path, "erp_sent_by")
         .annotate(
             state_rank=Window(
@@ -411,7 +407,7 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
         for row in _digest_rows(model, company):
             entry = DigestItem(
                 name=item_name(row, company),
-                project=item_project(row),
+                project=row.erp_project,
                 sent_by=display_name(row.erp_sent_by),
                 sent_at=row.erp_sent_at,
                 age=age(now - row.erp_sent_at) if row.erp_sent_at else "",

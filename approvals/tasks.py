@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import Task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -20,7 +20,6 @@ from approvals.emails import (
     deliver_daily_summaries,
     deliver_event_email,
 )
-from erpsync.celery import app
 
 # Retries wait at most this long: below the broker's visibility timeout, so Redis never
 # redelivers a task that is only waiting for its retry.
@@ -38,25 +37,25 @@ EVENT_EMAIL_OPTIONS = {
 }
 
 
-@app.task(**EVENT_EMAIL_OPTIONS)
+@shared_task(**EVENT_EMAIL_OPTIONS)
 def send_rejection_email(event_id: int) -> list[str]:
     """A reject event: email the item's last sender and its creator; return the recipients."""
     return deliver_event_email(event_id, "rejection")
 
 
-@app.task(**EVENT_EMAIL_OPTIONS)
+@shared_task(**EVENT_EMAIL_OPTIONS)
 def send_submission_email(event_id: int) -> list[str]:
     """A send or resend event: email the company's accounting approvers."""
     return deliver_event_email(event_id, "submission")
 
 
-@app.task(**EVENT_EMAIL_OPTIONS)
+@shared_task(**EVENT_EMAIL_OPTIONS)
 def send_export_failed_email(event_id: int) -> list[str]:
     """A mark_export_failed event: email the approvers the ERP's error."""
     return deliver_event_email(event_id, "export_failed")
 
 
-@app.task(
+@shared_task(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,

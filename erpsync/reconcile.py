@@ -6,17 +6,21 @@ from one ERP to another, what the old one holds is listed as not checked, not as
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 
 from erpsync import ops
-from erpsync.adapters import ErpError, TransientErpError, adapter_for
+from erpsync.adapters import Capability, ErpError, TransientErpError, adapter_for
+from erpsync.events import DriftFound, publish
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
+
+logger = logging.getLogger(__name__)
 
 
 def _synced_via(company: Company) -> dict[tuple[int, int], str]:
@@ -43,15 +47,15 @@ def reconcile_company(company: Company) -> dict[str, Any] | None:
     except ImproperlyConfigured as e:
         entry["error"] = str(e)
         return entry
-    reconcile = getattr(adapter, "reconcile", None)
-    if not callable(reconcile):
+    if not adapter.can(Capability.RECONCILE):
         return None
     via = _synced_via(company)
     for model in erp_item_models():
         content_type = ContentType.objects.get_for_model(model)
         items = (
             model.objects.select_related(*model.erp_related)
-            .filter(**{model.erp_company_path: company}, erp_state=ErpState.SYNCED)
+            .for_company(company)
+            .filter(erp_state=ErpState.SYNCED)
             .order_by("pk")
         )
         snapshots = {
@@ -79,7 +83,7 @@ def reconcile_company(company: Company) -> dict[str, Any] | None:
                 problems = ["No submitted snapshot to compare with."]
             else:
                 try:
-                    problems = list(reconcile(model.erp_kind, item.erp_id, snapshot))
+                    problems = list(adapter.reconcile(model.erp_kind, item.erp_id, snapshot))
                 except TransientErpError as e:
                     entry["error"] = f"The ERP could not be asked: {e.message}"
                     return entry
@@ -93,3 +97,17 @@ def reconcile_companies(slug: str | None = None) -> list[dict[str, Any]]:
     """Reports for every company (or one) whose ERP can be asked; raises ops.UnknownCompany."""
     reports = [reconcile_company(company) for company in ops.companies(slug)]
     return [entry for entry in reports if entry is not None]
+
+
+def announce_drift(slug: str | None = None) -> int:
+    """Reconcile every company (or one) and publish DriftFound for each that differs or could
+    not be asked; return the number of differences."""
+    differences = 0
+    for company in ops.companies(slug):
+        report = reconcile_company(company)
+        if report is None or (not report["drift"] and not report["error"]):
+            continue
+        differences += len(report["drift"])
+        publish(DriftFound(company=company, report=report))
+        logger.warning("reconcile %s: %s differences", company.slug, len(report["drift"]))
+    return differences

@@ -8,7 +8,6 @@ with who acted and when.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -16,8 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from erpsync.events import ItemTransitioned, publish
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.side_effects import after_transition
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -127,17 +126,7 @@ def _transition[Item: ErpItem](
             snapshot=snapshot,
             details={k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
         )
-        transaction.on_commit(
-            partial(
-                after_transition,
-                action=action,
-                event_id=event.pk,
-                kind=locked.erp_kind,
-                item_id=locked.pk,
-                export=export,
-            ),
-            robust=True,
-        )
+        publish(ItemTransitioned(item=locked, event=event, queue_export=export))
     return locked
 
 
@@ -248,30 +237,6 @@ def record_edit(
         actor=user,
         from_state=item.erp_state,
         details={"changes": changes},
-    )
-
-
-def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | None:
-    """The send or resend event that submitted `version` (default: the item's latest)."""
-    return (
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(item),
-            object_id=item.pk,
-            action__in=[ErpAction.SEND, ErpAction.RESEND],
-            version=version if version is not None else item.erp_version,
-        )
-        .order_by("-id")
-        .first()
-    )
-
-
-def erp_history(item: ErpItem) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(item), object_id=item.pk
-        )
-        .select_related("actor")
-        .order_by("created_at", "id")
     )
 
 

@@ -1,17 +1,25 @@
-"""Celery tasks of the ERP core: thin, loading by id and calling erpsync.exports."""
+"""Celery tasks of the ERP core: thin, loading by id and calling erpsync.exports.
+
+They are shared tasks: the project shell's Celery app (erpsync.celery) picks them up, so the
+core never imports the shell.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from erpsync.celery import app
+import redis
+from celery import shared_task
+from django.conf import settings
+
 from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
+from erpsync.reconcile import announce_drift
 
 logger = logging.getLogger(__name__)
 
 
-@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
     """Export one accepted item; safe to run twice (the state, the lease and the ERP's
     idempotency key each stop a second export)."""
@@ -28,7 +36,7 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
     return result.outcome
 
 
-@app.task(ignore_result=True)
+@shared_task(ignore_result=True)
 def sweep_exports() -> int:
     """Requeue accepted items whose export was lost (publish failed, worker killed)."""
     requeued = 0
@@ -41,37 +49,16 @@ def sweep_exports() -> int:
     return requeued
 
 
-@app.task(ignore_result=True)
+@shared_task(ignore_result=True)
 def noop(marker: str = "") -> None:
     """Does nothing: the yardstick for the worker's own overhead (bench/export_throughput.py).
     With `marker`, sets that Redis key, so a caller can tell the queue has drained."""
     if marker:
-        import redis
-        from django.conf import settings
-
         redis.Redis.from_url(settings.CELERY_BROKER_URL).set(marker, "1", ex=600)
 
 
-@app.task(ignore_result=True)
+@shared_task(ignore_result=True)
 def reconcile_erp() -> int:
-    """Nightly: compare synced items with each company's ERP; email the approvers on drift."""
-    from approvals.emails import approver_addresses, render_email
-    from erpsync.reconcile import reconcile_companies
-    from projects.models import Company
-
-    differences = 0
-    for report in reconcile_companies():
-        if not report["drift"] and not report["error"]:
-            continue
-        differences += len(report["drift"])
-        company = Company.objects.get(slug=report["company"])
-        to = approver_addresses(company)
-        if to:
-            render_email(
-                "reconcile_drift",
-                subject=f"ERP drift found for {company.name}",
-                context={"company": company, "report": report},
-                to=to,
-            ).send()
-        logger.warning("reconcile %s: %s differences", company.slug, len(report["drift"]))
-    return differences
+    """Nightly: compare synced items with each company's ERP and announce what differs (the
+    approvals app emails the approvers)."""
+    return announce_drift()

@@ -9,16 +9,25 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from erpsync.adapters.base import Adapter, ErpError, PermanentErpError, TransientErpError
+from erpsync.adapters.base import (
+    Adapter,
+    Capability,
+    ErpError,
+    PermanentErpError,
+    TransientErpError,
+    UnsupportedCapability,
+)
 
 if TYPE_CHECKING:
     from projects.models import Company
 
 __all__ = [
     "Adapter",
+    "Capability",
     "ErpError",
     "PermanentErpError",
     "TransientErpError",
+    "UnsupportedCapability",
     "adapter_choices",
     "adapter_class",
     "adapter_class_for",

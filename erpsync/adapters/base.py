@@ -7,6 +7,7 @@ a PermanentErpError needs a person (it is shown to approvers under Failed to Exp
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,15 +29,43 @@ class PermanentErpError(ErpError):
     """The ERP refused the item: retrying the same payload will not help."""
 
 
+class Capability(StrEnum):
+    """What an adapter may do beyond export, lookup and check; each is declared, never
+    discovered: callers ask `Adapter.can(capability)`."""
+
+    RECONCILE = "reconcile"
+
+
+class UnsupportedCapability(PermanentErpError):
+    """The adapter was asked for a capability it does not declare."""
+
+
 class Adapter:
+    """One ERP. Required: export, lookup and check. Optional: the capabilities it declares in
+    `capabilities`, each a method below whose default raises UnsupportedCapability."""
+
     key: ClassVar[str]
     label: ClassVar[str]
     # The kinds of item (ErpItem.erp_kind) this ERP can take.
     supports: ClassVar[frozenset[str]] = frozenset()
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         self.company = company
         self.settings = dict(settings or {})
+
+    @classmethod
+    def can(cls, capability: Capability) -> bool:
+        return capability in cls.capabilities
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[str]:
+        """Readable problems with `settings` (erp_configure refuses to save them); the default
+        accepts anything."""
+        return []
+
+    def _unsupported(self, capability: Capability) -> UnsupportedCapability:
+        return UnsupportedCapability(f"The {self.label} ERP adapter cannot {capability.value}.")
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
         """Create the item in the ERP (or find what an earlier try made) and return its ERP id."""
@@ -49,6 +78,13 @@ class Adapter:
     def check(self) -> None:
         """Raise an ErpError when the ERP cannot be reached with these settings."""
         raise NotImplementedError
+
+    # ----- optional capabilities ---------------------------------------------------------
+
+    def reconcile(self, kind: str, erp_id: str, snapshot: dict[str, Any]) -> list[str]:
+        """Capability.RECONCILE: what differs between the ERP's record `erp_id` and the
+        snapshot that was exported (empty when they match)."""
+        raise self._unsupported(Capability.RECONCILE)
 
 
 # ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------

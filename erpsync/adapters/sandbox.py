@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from erpsync.adapters.base import Adapter, PermanentErpError, TransientErpError
+from erpsync.models import SandboxCall, SandboxRecord
 
 
 class SandboxAdapter(Adapter):
@@ -37,8 +38,6 @@ class SandboxAdapter(Adapter):
         return problems
 
     def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
-        from erpsync.models import SandboxCall
-
         ref = str(snapshot.get("code") or snapshot.get("number") or "")
         how = str(self.settings.get("fail", {}).get(ref, ""))
         kind, _, count = how.partition(":")
@@ -55,8 +54,6 @@ class SandboxAdapter(Adapter):
             raise TransientErpError(f"Sandbox ERP is busy for {ref}: try again later.")
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
-        from erpsync.models import SandboxCall, SandboxRecord
-
         self._failure(snapshot, idempotency_key)
         existing = self.lookup(kind=kind, idempotency_key=idempotency_key)
         if existing is not None:
@@ -89,8 +86,6 @@ class SandboxAdapter(Adapter):
         return record.erp_id
 
     def lookup(self, *, kind: str, idempotency_key: str) -> str | None:
-        from erpsync.models import SandboxRecord
-
         return (
             SandboxRecord.objects.filter(company=self.company, idempotency_key=idempotency_key)
             .values_list("erp_id", flat=True)

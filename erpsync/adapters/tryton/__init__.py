@@ -30,7 +30,13 @@ import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from erpsync.adapters.base import Adapter, PermanentErpError, timeout_problems, url_problems
+from erpsync.adapters.base import (
+    Adapter,
+    Capability,
+    PermanentErpError,
+    timeout_problems,
+    url_problems,
+)
 
 if TYPE_CHECKING:
     from projects.models import Company
@@ -64,6 +70,7 @@ class TrytonAdapter(TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"sub_job", "owner_invoice"})
+    capabilities = frozenset({Capability.RECONCILE})
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")

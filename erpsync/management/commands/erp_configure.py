@@ -69,8 +69,7 @@ class Command(BaseCommand):
                 raise CommandError(str(ops.UnknownCompany(options["company"]))) from None
             kept = dict(company.erp_settings or {}) if company.erp_adapter == key else {}
             new_settings = {**kept, **changes}
-            validate = getattr(cls, "validate_settings", None)
-            problems = list(validate(new_settings)) if callable(validate) else []
+            problems = cls.validate_settings(new_settings)
             if problems:
                 raise CommandError(
                     f"The {key} adapter refuses these settings; nothing was saved:\n"

@@ -1,0 +1,65 @@
+"""What the ERP core announces, and a small registry of who listens.
+
+The core publishes a message when an item's ERP state changes (`ItemTransitioned`) and when
+a reconciliation finds drift (`DriftFound`); it never knows who listens. Apps subscribe in
+their `AppConfig.ready()`. A message is published inside the transaction that caused it, so
+that a listener can write rows of its own atomically with it (an email's outbox row, say);
+a listener that does I/O defers it with `transaction.on_commit`. A listener that raises
+rolls the whole transition back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from erpsync.models import ErpEvent, ErpItem
+    from projects.models import Company
+
+
+@dataclass(frozen=True)
+class ItemTransitioned:
+    """An item's ERP state changed; `event` is its audit row, `item` the locked row after it.
+
+    `queue_export` is False when an acceptance must not queue its export now (the demo
+    leaves an item in Exporting to show that state).
+    """
+
+    item: ErpItem
+    event: ErpEvent
+    queue_export: bool = True
+
+    @property
+    def action(self) -> str:
+        return self.event.action
+
+
+@dataclass(frozen=True)
+class DriftFound:
+    """A reconciliation found that the company's ERP no longer matches synced items."""
+
+    company: Company
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Any], None]
+_listeners: defaultdict[type, list[Listener]] = defaultdict(list)
+
+
+def subscribe(message_type: type, listener: Listener) -> None:
+    """Call `listener(message)` for every published message of `message_type`, once each
+    even when subscribed twice (AppConfig.ready() may run again in tests)."""
+    if listener not in _listeners[message_type]:
+        _listeners[message_type].append(listener)
+
+
+def publish(message: object) -> None:
+    for listener in list(_listeners[type(message)]):
+        listener(message)
+
+
+def listeners(message_type: type) -> list[Listener]:
+    return list(_listeners[message_type])
