@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from invoicing.access import visible_contracts
 from invoicing.models import BillingPeriod, OwnerInvoice, PrimeContract
-from projects.access import ProjectAccess, visible_contracts
+from projects.access import ProjectAccess
 
 
 def contracts_with_invoice_counts(access: ProjectAccess) -> QuerySet[PrimeContract]:

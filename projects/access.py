@@ -1,7 +1,9 @@
-"""Who may see what: one getter per kind of object, used by every view.
+"""Who may see what: the user's standing on a project or company, read once per request.
 
 A user outside an object's company gets 404, never a hint that the object exists; a member
 of the company without the needed tool level gets 403 with a sentence saying what is missing.
+The getters for each app's own objects live in that app (subjobs.access, invoicing.access)
+and are built on these.
 """
 
 from __future__ import annotations
@@ -9,16 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from invoicing.models import OwnerInvoice, PrimeContract
+from projects import permissions
 from projects.models import CompanyMembership, Project, ProjectMembership, ProjectTool, ToolLevel
-from subjobs.models import SubJob
 
 
 class ProjectAccess:
-    """A user's standing on one project, read once per request."""
+    """A user's standing on one project; every rule comes from projects.permissions."""
 
     def __init__(self, user: Any, project: Project, membership: ProjectMembership | None) -> None:
         self.user = user
@@ -26,29 +26,29 @@ class ProjectAccess:
         self.membership = membership
 
     def level(self, tool: ProjectTool) -> ToolLevel:
-        return self.membership.level(tool) if self.membership else ToolLevel.NONE
+        return permissions.tool_level(self.membership, tool)
 
     def can_view(self, tool: ProjectTool) -> bool:
-        return self.level(tool) >= ToolLevel.READ_ONLY
+        return permissions.views_tool(self.membership, tool)
 
     def is_admin(self, tool: ProjectTool) -> bool:
-        return self.level(tool) >= ToolLevel.ADMIN
+        return permissions.administers_tool(self.membership, tool)
 
     @property
     def manages_sub_jobs(self) -> bool:
-        return self.is_admin(ProjectTool.ADMIN)
+        return permissions.manages_sub_jobs(self.membership)
 
     @property
     def manages_contracts(self) -> bool:
-        return self.is_admin(ProjectTool.PRIME_CONTRACTS)
+        return permissions.manages_prime_contracts(self.membership)
 
     @property
     def manages_invoices(self) -> bool:
-        return self.is_admin(ProjectTool.COMMITMENTS) or self.is_admin(ProjectTool.PRIME_CONTRACTS)
+        return permissions.manages_owner_invoices(self.membership)
 
     @property
     def sees_all_contracts(self) -> bool:
-        return self.can_view(ProjectTool.PRIME_CONTRACTS) or self.can_view(ProjectTool.COMMITMENTS)
+        return permissions.sees_all_contracts(self.membership)
 
     def require(self, allowed: bool, message: str) -> None:
         if not allowed:
@@ -81,51 +81,3 @@ def company_access(user: Any, slug: str) -> CompanyMembership:
     if membership is None:
         raise Http404("No such company.")
     return membership
-
-
-def get_sub_job(access: ProjectAccess, sub_job_id: int) -> SubJob:
-    access.require(
-        access.can_view(ProjectTool.ADMIN),
-        "Sub jobs are in the project's Admin tool: you need Read Only or more on it.",
-    )
-    sub_job = (
-        SubJob.objects.select_related("project__company", "erp_sent_by", "erp_changed_by")
-        .filter(pk=sub_job_id, project=access.project)
-        .first()
-    )
-    if sub_job is None:
-        raise Http404("No such sub job.")
-    return sub_job
-
-
-def visible_contracts(access: ProjectAccess) -> QuerySet[PrimeContract]:
-    """Contracts the user may see: all but private ones with tool access (private ones to
-    tool admins and listed members); otherwise only those naming the user as invoice contact
-    or private member."""
-    contracts = PrimeContract.objects.filter(project=access.project)
-    user = access.user
-    if access.manages_contracts:
-        return contracts
-    if access.sees_all_contracts:
-        return contracts.filter(Q(private=False) | Q(private_members=user)).distinct()
-    return contracts.filter(Q(invoice_contacts=user) | Q(private_members=user)).distinct()
-
-
-def get_contract(access: ProjectAccess, contract_id: int) -> PrimeContract:
-    contract = visible_contracts(access).filter(pk=contract_id).first()
-    if contract is None:
-        raise Http404("No such prime contract.")
-    return contract
-
-
-def get_invoice(access: ProjectAccess, invoice_id: int) -> OwnerInvoice:
-    invoice = (
-        OwnerInvoice.objects.select_related(
-            "prime_contract__project__company", "billing_period", "erp_sent_by", "erp_changed_by"
-        )
-        .filter(pk=invoice_id, prime_contract__in=visible_contracts(access))
-        .first()
-    )
-    if invoice is None:
-        raise Http404("No such invoice.")
-    return invoice

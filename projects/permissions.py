@@ -1,4 +1,9 @@
-"""Permission helpers, one per kind of object. Every view and service asks these."""
+"""Permission rules, one statement each. Every view, service and page asks these.
+
+Each rule is stated once on a membership record; the `can_*(user, …)` helpers look the
+membership up and apply the same rule, and `projects.access.ProjectAccess` applies it to the
+membership it read once per request.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,60 @@ APPROVER_REQUIRED = (
     "ERP Integrations tool and 'Can push to accounting'."
 )
 SUB_JOB_ADMIN_REQUIRED = "You need Admin permission on the project's Admin tool."
+SUB_JOBS_VIEW_REQUIRED = (
+    "Sub jobs are in the project's Admin tool: you need Read Only or more on it."
+)
 INVOICE_ADMIN_REQUIRED = (
     "You need Admin permission on the project's Commitments or Prime Contracts tool."
 )
+PRIME_CONTRACT_ADMIN_REQUIRED = "You need Admin permission on the project's Prime Contracts tool."
+
+
+# ----- the rules, on a project membership (None: not a member) -----------------------------
+
+
+def tool_level(membership: ProjectMembership | None, tool: ProjectTool) -> ToolLevel:
+    return membership.level(tool) if membership else ToolLevel.NONE
+
+
+def views_tool(membership: ProjectMembership | None, tool: ProjectTool) -> bool:
+    return tool_level(membership, tool) >= ToolLevel.READ_ONLY
+
+
+def administers_tool(membership: ProjectMembership | None, tool: ProjectTool) -> bool:
+    return tool_level(membership, tool) >= ToolLevel.ADMIN
+
+
+def manages_sub_jobs(membership: ProjectMembership | None) -> bool:
+    """Sub job add, edit, approve, Send, Resend, Retrieve: Admin on the project's Admin tool."""
+    return administers_tool(membership, ProjectTool.ADMIN)
+
+
+def manages_owner_invoices(membership: ProjectMembership | None) -> bool:
+    """Owner invoice edits and Send, Resend, Retrieve.
+
+    The seed page asks for Admin on Commitments, Procore's sibling pages for Admin on
+    Prime Contracts: either grants it (REFERENCE.md, decision).
+    """
+    return administers_tool(membership, ProjectTool.COMMITMENTS) or administers_tool(
+        membership, ProjectTool.PRIME_CONTRACTS
+    )
+
+
+def manages_prime_contracts(membership: ProjectMembership | None) -> bool:
+    """Create, edit and approve prime contracts and billing periods."""
+    return administers_tool(membership, ProjectTool.PRIME_CONTRACTS)
+
+
+def sees_all_contracts(membership: ProjectMembership | None) -> bool:
+    """Every contract that is not private: Read Only or more on Prime Contracts or
+    Commitments."""
+    return views_tool(membership, ProjectTool.PRIME_CONTRACTS) or views_tool(
+        membership, ProjectTool.COMMITMENTS
+    )
+
+
+# ----- the same rules, looked up for a user --------------------------------------------------
 
 
 def _authenticated(user: Any) -> bool:
@@ -35,36 +91,18 @@ def project_membership(user: Any, project: Project) -> ProjectMembership | None:
     return ProjectMembership.objects.filter(project=project, user=user).first()
 
 
-def project_tool_level(user: Any, project: Project, tool: ProjectTool) -> ToolLevel:
-    membership = project_membership(user, project)
-    return membership.level(tool) if membership else ToolLevel.NONE
-
-
 def can_manage_sub_jobs(user: Any, project: Project) -> bool:
-    """Sub job add, edit, approve, Send, Resend, Retrieve: Admin on the project's Admin tool."""
-    return project_tool_level(user, project, ProjectTool.ADMIN) >= ToolLevel.ADMIN
+    return manages_sub_jobs(project_membership(user, project))
 
 
 def can_manage_owner_invoices(user: Any, project: Project) -> bool:
-    """Owner invoice edits and Send, Resend, Retrieve.
+    return manages_owner_invoices(project_membership(user, project))
 
-    The seed page asks for Admin on Commitments, Procore's sibling pages for Admin on
-    Prime Contracts: either grants it (REFERENCE.md, decision).
-    """
-    membership = project_membership(user, project)
-    if membership is None:
-        return False
-    return ToolLevel.ADMIN in (membership.commitments_level, membership.prime_contracts_level)
+
+def can_manage_prime_contracts(user: Any, project: Project) -> bool:
+    return manages_prime_contracts(project_membership(user, project))
 
 
 def is_accounting_approver(user: Any, company: Company) -> bool:
     membership = company_membership(user, company)
     return membership is not None and membership.is_accounting_approver
-
-
-def can_manage_prime_contracts(user: Any, project: Project) -> bool:
-    """Create, edit and approve prime contracts and billing periods."""
-    return project_tool_level(user, project, ProjectTool.PRIME_CONTRACTS) >= ToolLevel.ADMIN
-
-
-PRIME_CONTRACT_ADMIN_REQUIRED = "You need Admin permission on the project's Prime Contracts tool."

@@ -11,7 +11,7 @@ from django.urls import reverse
 from projects import selectors
 from projects.access import ProjectAccess, company_access, project_access
 from projects.models import Company, ProjectTool, ToolLevel
-from projects.terms import term
+from projects.tools import tiles_for
 
 ERP_ADMIN_REQUIRED = (
     "The Accountants page is for Admins of the company's ERP Integrations tool: "
@@ -44,35 +44,9 @@ def page_context(
 @login_required
 def project_home(request: HttpRequest, project_id: int) -> HttpResponse:
     access = project_access(request.user, project_id)
-    company = access.project.company
-    tools = []
-    if access.can_view(ProjectTool.ADMIN):
-        tools.append(
-            ("Admin", reverse("project_admin", args=[project_id]), "Project settings, sub jobs")
-        )
-    if access.sees_all_contracts or access.manages_contracts or _is_contact(access):
-        tools.append(
-            (
-                term(company, "prime_contracts"),
-                reverse("contract_list", args=[project_id]),
-                f"{term(company, 'prime_contracts')} and their invoices",
-            )
-        )
-    if access.sees_all_contracts:
-        tools.append(
-            (
-                term(company, "invoicing"),
-                reverse("invoicing", args=[project_id]),
-                "Billing periods and every owner invoice",
-            )
-        )
-    return render(request, "projects/project.html", page_context(access, [], tools=tools))
-
-
-def _is_contact(access: ProjectAccess) -> bool:
-    from projects.access import visible_contracts
-
-    return visible_contracts(access).exists()
+    return render(
+        request, "projects/project.html", page_context(access, [], tools=tiles_for(access))
+    )
 
 
 @login_required

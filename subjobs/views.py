@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from erpsync.states import ItemLocked
 from erpsync.web import apply_errors, erp_panel, locked, sender_action
-from projects.access import ProjectAccess, get_sub_job, project_access
-from projects.models import ProjectTool
+from projects.access import ProjectAccess, project_access
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from projects.views import page_context
+from subjobs.access import get_sub_job, require_sub_jobs_view
 from subjobs.forms import RenameForm, SubJobForm
 from subjobs.models import SubJob
 from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
@@ -38,10 +38,7 @@ def _list_context(access: ProjectAccess, form: SubJobForm, **extra: Any) -> dict
 
 def _admin_tool(request: HttpRequest, project_id: int) -> ProjectAccess:
     access = project_access(request.user, project_id)
-    access.require(
-        access.can_view(ProjectTool.ADMIN),
-        "Sub jobs are in the project's Admin tool: you need Read Only or more on it.",
-    )
+    require_sub_jobs_view(access)
     return access
 
 
