@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.services import submitted_snapshot
+from erpsync.selectors import submitted_snapshot
 from erpsync.states import ErpAction, ErpState
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from approvals.kinds import Kind
 from erpsync.models import ErpEvent, ErpItem
+from erpsync.selectors import state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
 
@@ -38,20 +39,14 @@ FILTERS = {
 }
 
 
-def state_counts(company: Company, kinds: list[Kind]) -> dict[str, dict[str, int]]:
-    """{kind: {filter: count}} in one query per kind."""
-    counts: dict[str, dict[str, int]] = {}
-    for kind in kinds:
-        by_state = dict(
-            kind.model.objects.filter(**{kind.model.erp_company_path: company})
-            .values_list("erp_state")
-            .annotate(n=Count("pk"))
-            .values_list("erp_state", "n")
-        )
-        counts[kind.key] = {
+def filter_counts(company: Company) -> dict[str, dict[str, int]]:
+    """{kind: {filter: count}}, from the core's counts per state (one query per kind)."""
+    return {
+        kind: {
             f.key: sum(by_state.get(s, 0) for s in f.states) for f in FILTERS.values() if f.states
         }
-    return counts
+        for kind, by_state in state_counts(company).items()
+    }
 
 
 def queue_page(company: Company, kind: Kind, filter_: Filter, page: int | str) -> Page:

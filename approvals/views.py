@@ -18,10 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 from approvals.access import ErpToolAccess, erp_tool_access
 from approvals.diff import changes_since_rejection, flatten
 from approvals.kinds import Kind, kind_for, kinds_for
-from approvals.selectors import FILTERS, history_page, queue_item, queue_page, state_counts
+from approvals.selectors import FILTERS, filter_counts, history_page, queue_item, queue_page
 from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
-from erpsync.services import erp_history, submitted_snapshot
+from erpsync.selectors import erp_history, submitted_snapshot
 from erpsync.states import ErpActionRefused, ErpState
 from erpsync.web import refused
 from projects.permissions import APPROVER_REQUIRED
@@ -30,7 +30,7 @@ from projects.permissions import APPROVER_REQUIRED
 def _context(access: ErpToolAccess, kind: Kind | None = None, **extra: Any) -> dict[str, Any]:
     company = access.company
     kinds = kinds_for(company)
-    counts = state_counts(company, kinds)
+    counts = filter_counts(company)
     current = counts[kind.key] if kind else {}
     return {
         "company": company,

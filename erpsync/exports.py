@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, PermanentErpError, adapter_for
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.services import erp_mark_export_failed, erp_mark_synced, submitted_snapshot
+from erpsync.selectors import submitted_snapshot
+from erpsync.services import erp_mark_export_failed, erp_mark_synced
 from erpsync.states import ErpActionRefused, ErpState
 
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
+from erpsync.adapters import adapter_class_for
 from erpsync.states import (
     APPROVER_ACTIONS,
     EDITABLE_STATES,
@@ -26,11 +27,12 @@ from erpsync.states import (
     Refusal,
     RefusalKind,
 )
+from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    from projects.models import Company
+    from projects.models import Company, Project
 
     AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -49,14 +51,18 @@ def when(moment: datetime | None) -> str:
 
 
 def _adapter_supports(item: ErpItem) -> bool:
-    from erpsync.adapters import adapter_class_for
-
     return item.erp_kind in adapter_class_for(item.erp_company).supports
 
 
 _NEEDS_ADAPTER_SUPPORT = frozenset(
     {ErpAction.SEND, ErpAction.RESEND, ErpAction.ACCEPT, ErpAction.RETRY_EXPORT}
 )
+
+
+class ErpItemQuerySet(models.QuerySet[Any]):
+    def for_company(self, company: Company) -> ErpItemQuerySet:
+        """The company's items of this kind."""
+        return self.filter(**{self.model.erp_company_path: company})
 
 
 class ErpItem(ConcurrentTransitionMixin, models.Model):
@@ -106,12 +112,18 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = ErpItemQuerySet.as_manager()
+
     class Meta:
         abstract = True
         indexes = [
             # The approvers' lists: one state, oldest first, a page at a time.
             models.Index(fields=["erp_state", "erp_sent_at"], name="%(app_label)s_%(class)s_queue"),
         ]
+
+    def get_absolute_url(self) -> str:
+        """The item's own page, where its sender edits, sends and resends it."""
+        raise NotImplementedError
 
     def clean_fields(self, exclude: Any = None) -> None:
         # full_clean would assign every field back; the protected state must not be touched.
@@ -134,6 +146,14 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     @property
     def erp_company(self) -> Company:
         raise NotImplementedError
+
+    @property
+    def erp_project(self) -> Project:
+        """The item's project, following `erp_project_path` (e.g. prime_contract__project)."""
+        obj: Any = self
+        for name in self.erp_project_path.split("__"):
+            obj = getattr(obj, name)
+        return obj
 
     @property
     def erp_title(self) -> str:
@@ -253,16 +273,11 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
             refusals.append(Refusal(RefusalKind.PRECONDITION, self._unsupported_message()))
         if action in SENDER_ACTIONS and not self.erp_sender_may(user):
             refusals.append(Refusal(RefusalKind.PERMISSION, self.erp_sender_permission_message))
-        if action in APPROVER_ACTIONS:
-            from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
-
-            if not is_accounting_approver(user, self.erp_company):
-                refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+        if action in APPROVER_ACTIONS and not is_accounting_approver(user, self.erp_company):
+            refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
         return Decision(action=action, refusals=tuple(refusals))
 
     def _unsupported_message(self) -> str:
-        from erpsync.adapters import adapter_class_for
-
         adapter = adapter_class_for(self.erp_company)
         return (
             f"The company's ERP integration ({adapter.label}) does not sync {self.erp_kind_label}s."

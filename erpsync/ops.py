@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from erpsync.adapters import ErpError, adapter_for
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpItem
+from erpsync.selectors import state_counts
 from erpsync.states import ErpState
 from projects.models import Company
 
@@ -60,18 +61,8 @@ def _items(model: type[ErpItem], company: Company | None) -> QuerySet[Any]:
     """The model's items (of `company` when given), joined with what title and project read."""
     rows = model.objects.select_related(*model.erp_related)
     if company is not None:
-        rows = rows.filter(**{model.erp_company_path: company})
+        rows = rows.for_company(company)
     return rows
-
-
-def _follow(obj: Any, path: str) -> Any:
-    for part in path.split("__"):
-        obj = getattr(obj, part)
-    return obj
-
-
-def project_number(item: ErpItem) -> str:
-    return _follow(item, type(item).erp_project_path).number
 
 
 def _age_seconds(moment: datetime | None, now: datetime) -> int | None:
@@ -102,7 +93,7 @@ class ItemRow:
             item=item,
             kind=item.erp_kind,
             title=item.erp_title,
-            project=project_number(item),
+            project=item.erp_project.number,
             company=item.erp_company.slug,
             at=at,
             age_seconds=_age_seconds(at, now),
@@ -115,21 +106,6 @@ class ItemRow:
     @property
     def tries(self) -> int:
         return self.item.erp_export_attempts
-
-
-def state_counts(company: Company) -> dict[str, dict[str, int]]:
-    """{kind: {state: count}} with every state present, in one grouped query per kind."""
-    counts: dict[str, dict[str, int]] = {}
-    for model in erp_item_models():
-        by_state = dict(
-            model.objects.filter(**{model.erp_company_path: company})
-            .values_list("erp_state")
-            .annotate(n=Count("pk"))
-            .values_list("erp_state", "n")
-            .order_by()
-        )
-        counts[model.erp_kind] = {state.value: by_state.get(state.value, 0) for state in ErpState}
-    return counts
 
 
 def waiting_items(company: Company, *, now: datetime, limit: int = WAITING_LIMIT) -> list[ItemRow]:

@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from erpsync.models import ErpItem
-from erpsync.services import erp_history, erp_resend, erp_retrieve, erp_send
+from erpsync.selectors import erp_history
+from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpAction, ErpActionRefused, ItemLocked
 
 SENDER_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {

@@ -10,10 +10,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 from erpsync.models import ErpItem
 from projects.models import Company, Project
 from projects.permissions import INVOICE_ADMIN_REQUIRED, can_manage_owner_invoices
+from projects.terms import term
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -183,15 +185,13 @@ class OwnerInvoice(ErpItem):
 
     @classmethod
     def erp_tab_label(cls, company: Company) -> str:
-        from projects.terms import term
-
         return term(company, "owner_invoices")
 
     @classmethod
     def erp_queue(cls, company: Company) -> models.QuerySet[OwnerInvoice]:
         """The company's invoices with what a row of the approvers' tool shows."""
         return (
-            cls.objects.filter(prime_contract__project__company=company)
+            cls.objects.for_company(company)
             .select_related(
                 "prime_contract__project",
                 "billing_period",
@@ -209,6 +209,9 @@ class OwnerInvoice(ErpItem):
     @property
     def erp_title(self) -> str:
         return f"owner invoice {self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("invoice_detail", args=[self.prime_contract.project_id, self.pk])
 
     def erp_send_preconditions(self) -> list[str]:
         reasons = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -220,6 +222,49 @@ def invoice_line_delete(*, line: InvoiceLine, user: Any) -> None:
     description = line.description
     InvoiceLine.objects.filter(pk=line.pk, invoice=locked).delete()
     record_edit(item=locked, user=user, changes={"lines": [description, "removed"]})
+
+
+@dataclass(frozen=True)
+class LineEdit:
+    """One row of the invoice's edit form: a new line (`line` is None), a change to a line,
+    or a deletion."""
+
+    line: InvoiceLine | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    delete: bool = False
+
+
+class LineError(Exception):
+    """A line of an invoice save was refused: `index` is its place in the `lines` given."""
+
+    def __init__(self, index: int, error: ValidationError) -> None:
+        self.index = index
+        self.error = error
+        super().__init__(f"Line {index + 1}: {' '.join(error.messages)}")
+
+
+@transaction.atomic
+def owner_invoice_save(
+    *, invoice: OwnerInvoice, user: Any, data: dict[str, Any], lines: Sequence[LineEdit]
+) -> OwnerInvoice:
+    """The invoice's fields, then each added, changed or deleted line, all or nothing.
+
+    A ValidationError about the invoice's own fields is raised as it is; one about a line is
+    raised as LineError naming the line, so the form can show it there.
+    """
+    invoice = owner_invoice_update(invoice=invoice, user=user, **data)
+    for index, line_edit in enumerate(lines):
+        try:
+            if line_edit.delete:
+                if line_edit.line is not None:
+                    invoice_line_delete(line=line_edit.line, user=user)
+            elif line_edit.line is None:
+                invoice_line_add(invoice=invoice, user=user, **line_edit.fields)
+            else:
+                invoice_line_update(line=line_edit.line, user=user, **line_edit.fields)
+        except ValidationError as error:
+            raise LineError(index, error) from error
+    return invoice
 
 
 def owner_invoice_send_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:

@@ -13,7 +13,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from erpsync.states import ItemLocked
 from erpsync.web import apply_errors, erp_panel, locked, sender_action
+from invoicing.access import get_contract, get_invoice
 from invoicing.forms import (
     LINE_FIELDS,
     BillingPeriodForm,
@@ -38,16 +38,15 @@ from invoicing.selectors import (
     project_invoices,
 )
 from invoicing.services import (
+    LineEdit,
+    LineError,
     billing_period_create,
-    invoice_line_add,
-    invoice_line_delete,
-    invoice_line_update,
     owner_invoice_create,
-    owner_invoice_update,
+    owner_invoice_save,
     prime_contract_create,
     prime_contract_update,
 )
-from projects.access import ProjectAccess, get_contract, get_invoice, project_access
+from projects.access import ProjectAccess, project_access
 from projects.permissions import INVOICE_ADMIN_REQUIRED, PRIME_CONTRACT_ADMIN_REQUIRED
 from projects.terms import term
 from projects.views import page_context
@@ -265,31 +264,28 @@ def invoice_edit(request: HttpRequest, project_id: int, invoice_id: int) -> Http
 def _save_invoice(
     invoice: OwnerInvoice, user: Any, form: forms.Form, lines: forms.BaseModelFormSet
 ) -> bool:
-    """One transaction: the invoice's fields, then each changed, added or deleted line.
-
-    A ValidationError from any service rolls everything back and is put at the field of the
-    form it came from; returns whether it saved.
-    """
-    target: forms.BaseForm = form
+    """Save through owner_invoice_save; put a refusal at the field of the form it is about.
+    Returns whether it saved."""
     deleted = lines.deleted_forms
+    edits: list[LineEdit] = []
+    line_forms: list[forms.BaseForm] = []
+    for line_form in lines.forms:
+        line = line_form.instance if line_form.instance.pk is not None else None
+        if line_form in deleted:
+            edits.append(LineEdit(line=line, delete=True))
+        elif line_form.has_changed():  # else an untouched line, or a blank extra row
+            fields = {name: line_form.cleaned_data[name] for name in LINE_FIELDS}
+            edits.append(LineEdit(line=line, fields=fields))
+        else:
+            continue
+        line_forms.append(line_form)
     try:
-        with transaction.atomic():
-            owner_invoice_update(invoice=invoice, user=user, **form.cleaned_data)
-            for line_form in lines.forms:
-                target, line = line_form, line_form.instance
-                if line_form in deleted:
-                    if line.pk is not None:
-                        invoice_line_delete(line=line, user=user)
-                    continue
-                if not line_form.has_changed():
-                    continue  # an untouched line, or a blank extra row
-                fields = {name: line_form.cleaned_data[name] for name in LINE_FIELDS}
-                if line.pk is None:
-                    invoice_line_add(invoice=invoice, user=user, **fields)
-                else:
-                    invoice_line_update(line=line, user=user, **fields)
+        owner_invoice_save(invoice=invoice, user=user, data=form.cleaned_data, lines=edits)
+    except LineError as refusal:
+        apply_errors(line_forms[refusal.index], refusal.error)
+        return False
     except ValidationError as error:
-        apply_errors(target, error)
+        apply_errors(form, error)
         return False
     return True
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 from erpsync.models import ErpItem
 from projects.models import Company, Project
@@ -80,7 +81,7 @@ class SubJob(ErpItem):
     @classmethod
     def erp_queue(cls, company: Company) -> models.QuerySet[SubJob]:
         """The company's sub jobs with what a row of the approvers' tool shows."""
-        return cls.objects.filter(project__company=company).select_related(
+        return cls.objects.for_company(company).select_related(
             "project", "erp_sent_by", "erp_accepted_by", "erp_changed_by"
         )
 
@@ -91,6 +92,9 @@ class SubJob(ErpItem):
     @property
     def erp_title(self) -> str:
         return f"sub job {self.code}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("sub_job_detail", args=[self.project_id, self.pk])
 
     def erp_send_preconditions(self) -> list[str]:
         reasons = []

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from erpsync.models import ErpEvent
+from erpsync.selectors import submitted_snapshot
 from erpsync.services import (
     erp_accept,
     erp_reject,
     erp_resend,
     erp_retrieve,
     erp_send,
-    submitted_snapshot,
 )
 from erpsync.states import ErpActionRefused
 from invoicing.services import invoice_line_update

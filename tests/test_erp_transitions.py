@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from erpsync.models import ErpEvent
+from erpsync.selectors import erp_history
 from erpsync.services import (
     erp_accept,
-    erp_history,
     erp_mark_export_failed,
     erp_mark_synced,
     erp_reject,

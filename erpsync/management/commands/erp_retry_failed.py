@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from erpsync import ops
+from erpsync.services import erp_retry_export_by_ops
 from erpsync.states import ErpActionRefused
 
 REASON = "erp_retry_failed by ops"
@@ -40,8 +41,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"Would retry {self._describe(row)}")
             self.stdout.write(f"Would requeue {len(rows)} failed export(s); nothing changed.")
             return
-
-        from erpsync.services import erp_retry_export_by_ops
 
         refused: list[str] = []
         for row in rows:

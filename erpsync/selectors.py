@@ -1,0 +1,51 @@
+"""Reads of the ERP core shared by every page, command and email: one home each."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count
+
+from erpsync.kinds import erp_item_models
+from erpsync.models import ErpEvent, ErpItem
+from erpsync.states import ErpAction, ErpState
+from projects.models import Company
+
+
+def state_counts(company: Company) -> dict[str, dict[str, int]]:
+    """{kind: {state: count}} with every kind and state present, one grouped query per kind."""
+    counts: dict[str, dict[str, int]] = {}
+    for model in erp_item_models():
+        by_state = dict(
+            model.objects.for_company(company)
+            .values_list("erp_state")
+            .annotate(n=Count("pk"))
+            .values_list("erp_state", "n")
+            .order_by()
+        )
+        counts[model.erp_kind] = {state.value: by_state.get(state.value, 0) for state in ErpState}
+    return counts
+
+
+def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | None:
+    """The send or resend event that submitted `version` (default: the item's latest)."""
+    return (
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item),
+            object_id=item.pk,
+            action__in=[ErpAction.SEND, ErpAction.RESEND],
+            version=version if version is not None else item.erp_version,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def erp_history(item: ErpItem) -> list[ErpEvent]:
+    """Every audit row of the item, oldest first, with its actor."""
+    return list(
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item), object_id=item.pk
+        )
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
