@@ -1,41 +1,53 @@
 """The approvals app's answers to what the ERP core announces: its emails.
 
 Registered in ApprovalsConfig.ready(). Each listener runs inside the transaction of the
-event and defers its I/O (queueing a Celery task, sending mail) until that commits.
+event and writes the email's outbox rows there (erpsync.outbox), so an email is never lost
+to a broker outage or a killed worker; the delivery is queued when the transaction commits.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
-
-from approvals.emails import drift_email
-from approvals.tasks import send_export_failed_email, send_rejection_email, send_submission_email
+from approvals.digest import DIGEST_KIND, render_daily_summary
+from approvals.emails import (
+    BUILDERS,
+    EVENT_EMAILS,
+    approver_recipients,
+    event_recipients,
+    render_drift_email,
+    render_event_email,
+)
 from erpsync.events import DriftFound, ItemTransitioned, subscribe
-from erpsync.states import ErpAction
+from erpsync.outbox import enqueue_emails, register_renderer
 
-EVENT_EMAIL_TASKS = {
-    ErpAction.SEND: send_submission_email,
-    ErpAction.RESEND: send_submission_email,
-    ErpAction.REJECT: send_rejection_email,
-    ErpAction.MARK_EXPORT_FAILED: send_export_failed_email,
-}
+DRIFT_KIND = "reconcile_drift"
 
 
 def email_on_transition(message: ItemTransitioned) -> None:
-    task = EVENT_EMAIL_TASKS.get(ErpAction(message.action))
-    if task is not None:
-        # robust: a broker that cannot be reached is logged and does not undo the action.
-        transaction.on_commit(partial(task.delay, message.event.pk), robust=True)
+    kind = EVENT_EMAILS.get(message.action)
+    if kind is None:
+        return
+    company = message.event.company
+    enqueue_emails(
+        kind=kind,
+        recipients=event_recipients(kind, message.item, company),
+        company=company,
+        event=message.event,
+    )
 
 
 def email_on_drift(message: DriftFound) -> None:
-    email = drift_email(message.company, message.report)
-    if email is not None:
-        transaction.on_commit(email.send)
+    enqueue_emails(
+        kind=DRIFT_KIND,
+        recipients=approver_recipients(message.company),
+        company=message.company,
+        payload={"report": message.report},
+    )
 
 
 def register() -> None:
     subscribe(ItemTransitioned, email_on_transition)
     subscribe(DriftFound, email_on_drift)
+    for kind in BUILDERS:
+        register_renderer(kind, render_event_email)
+    register_renderer(DRIFT_KIND, render_drift_email)
+    register_renderer(DIGEST_KIND, render_daily_summary)

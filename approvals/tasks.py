@@ -1,10 +1,5 @@
-"""Celery tasks for the ERP Integrations tool's emails. Each loads by id and is idempotent:
-a second run (a retry, a redelivery, a second beat) sends nothing already sent.
-
-Queue them after the transition commits, e.g.
-`transaction.on_commit(lambda: send_rejection_email.delay(event.pk))`. The emails are built
-in approvals.emails; these tasks only load, deliver once and retry on SMTP errors.
-"""
+"""Celery tasks of the ERP Integrations tool. Event emails need none of their own: they are
+outbox rows delivered by erpsync.outbox.send_outbox_email."""
 
 from __future__ import annotations
 
@@ -14,45 +9,11 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from approvals.emails import (
-    DIGEST_FAILED,
-    DigestResult,
-    deliver_daily_summaries,
-    deliver_event_email,
-)
+from approvals.digest import DIGEST_FAILED, DigestResult, deliver_daily_summaries
 
 # Retries wait at most this long: below the broker's visibility timeout, so Redis never
 # redelivers a task that is only waiting for its retry.
 RETRY_MAX_SECONDS = min(600, settings.CELERY_VISIBILITY_TIMEOUT // 2)
-EVENT_EMAIL_OPTIONS = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    # SMTP and connection errors (smtplib.SMTPException is an OSError): the delivery row
-    # was rolled back with the failed send, so the retry sends the email.
-    "autoretry_for": (OSError,),
-    "retry_backoff": 30,
-    "retry_backoff_max": RETRY_MAX_SECONDS,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
-
-
-@shared_task(**EVENT_EMAIL_OPTIONS)
-def send_rejection_email(event_id: int) -> list[str]:
-    """A reject event: email the item's last sender and its creator; return the recipients."""
-    return deliver_event_email(event_id, "rejection")
-
-
-@shared_task(**EVENT_EMAIL_OPTIONS)
-def send_submission_email(event_id: int) -> list[str]:
-    """A send or resend event: email the company's accounting approvers."""
-    return deliver_event_email(event_id, "submission")
-
-
-@shared_task(**EVENT_EMAIL_OPTIONS)
-def send_export_failed_email(event_id: int) -> list[str]:
-    """A mark_export_failed event: email the approvers the ERP's error."""
-    return deliver_event_email(event_id, "export_failed")
 
 
 @shared_task(

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.http import HttpRequest
 
-from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
+from erpsync.models import ErpEvent, ExportAttempt, OutboxEmail, SandboxCall, SandboxRecord
 
 ERP_READONLY_FIELDS = (
     "erp_state",
@@ -97,3 +97,11 @@ class ExportAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SandboxCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "company", "idempotency_key", "outcome")
     list_filter = ("company", "outcome")
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "company", "kind", "recipient", "status", "tries", "sent_at")
+    list_filter = ("status", "kind", "company")
+    search_fields = ("recipient", "key")
+    readonly_fields = ("last_error",)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, adapter_for
 from erpsync.kinds import erp_item_models
-from erpsync.models import ErpItem
+from erpsync.models import EmailStatus, ErpItem, OutboxEmail
 from erpsync.selectors import state_counts
 from erpsync.states import ErpState
 from projects.models import Company
@@ -143,6 +143,39 @@ def stuck_exports(company: Company, *, now: datetime, older_than: timedelta) -> 
     return [ItemRow.of(i, at=i.erp_changed_at, now=now) for i in found]
 
 
+@dataclass(frozen=True)
+class EmailRow:
+    """One outbox email as erp_status lists it."""
+
+    pk: int
+    kind: str
+    recipient: str
+    tries: int
+    error: str
+    created_at: datetime
+    age_seconds: int | None
+
+
+def outbox_emails(
+    company: Company, status: EmailStatus, *, now: datetime, limit: int = WAITING_LIMIT
+) -> tuple[int, list[EmailRow]]:
+    """(how many of the company's emails are in `status`, the oldest `limit` of them)."""
+    rows = OutboxEmail.objects.filter(company=company, status=status)
+    listed = [
+        EmailRow(
+            pk=e.pk,
+            kind=e.kind,
+            recipient=e.recipient,
+            tries=e.tries,
+            error=e.last_error,
+            created_at=e.created_at,
+            age_seconds=_age_seconds(e.created_at, now),
+        )
+        for e in rows.order_by("created_at", "pk")[:limit]
+    ]
+    return rows.count(), listed
+
+
 # ----- erp_status -------------------------------------------------------------------------
 
 
@@ -153,6 +186,8 @@ class CompanyStatus:
     waiting: list[ItemRow]
     failed: list[ItemRow]
     stuck: list[ItemRow]
+    emails_unsent: tuple[int, list[EmailRow]] = (0, [])
+    emails_failed: tuple[int, list[EmailRow]] = (0, [])
 
 
 @dataclass(frozen=True)
@@ -177,6 +212,8 @@ def status_report(company_list: list[Company], *, stuck_minutes: int) -> StatusR
                 waiting=waiting_items(c, now=now),
                 failed=failed_exports(c, now=now),
                 stuck=stuck_exports(c, now=now, older_than=older_than),
+                emails_unsent=outbox_emails(c, EmailStatus.PENDING, now=now),
+                emails_failed=outbox_emails(c, EmailStatus.FAILED, now=now),
             )
             for c in company_list
         ],
@@ -193,6 +230,24 @@ def status_as_json(report: StatusReport) -> dict[str, Any]:
             "title": r.title,
             "project": r.project,
             **dict(extra),
+        }
+
+    def emails(counted: tuple[int, list[EmailRow]]) -> dict[str, Any]:
+        total, rows = counted
+        return {
+            "count": total,
+            "oldest": [
+                {
+                    "id": e.pk,
+                    "kind": e.kind,
+                    "to": e.recipient,
+                    "tries": e.tries,
+                    "error": e.error,
+                    "created_at": _iso(e.created_at),
+                    "age_seconds": e.age_seconds,
+                }
+                for e in rows
+            ],
         }
 
     return {
@@ -229,6 +284,10 @@ def status_as_json(report: StatusReport) -> dict[str, Any]:
                     row(r, ("accepted_at", _iso(r.at)), ("age_seconds", r.age_seconds))
                     for r in cs.stuck
                 ],
+                "emails": {
+                    "unsent": emails(cs.emails_unsent),
+                    "failed": emails(cs.emails_failed),
+                },
             }
             for cs in report.companies
         ],

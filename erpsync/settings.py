@@ -174,8 +174,9 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", True)
 # it; a new PostgreSQL connection per export would cost more than the export itself. A
 # connection is still closed and reopened after this many tasks.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500, minimum=0)
-# Redis redelivers an unacknowledged task only after this long; every countdown stays below it.
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+# Redis redelivers an unacknowledged task (its worker was killed) only after this long; every
+# countdown stays below half of it, so a waiting retry is never delivered twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=60)
 
 # Exports: tries per accepted version, backoff between tries (doubling, with jitter, capped
 # well below the visibility timeout so Redis never redelivers a waiting retry), the lease a
@@ -183,11 +184,19 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=6
 ERP_EXPORT_MAX_TRIES = env_int("ERP_EXPORT_MAX_TRIES", 5, minimum=1)
 ERP_EXPORT_BACKOFF_SECONDS = env_int("ERP_EXPORT_BACKOFF_SECONDS", 30, minimum=0)
 ERP_EXPORT_BACKOFF_MAX_SECONDS = min(
-    env_int("ERP_EXPORT_BACKOFF_MAX_SECONDS", 900, minimum=0), CELERY_VISIBILITY_TIMEOUT // 2
+    env_int("ERP_EXPORT_BACKOFF_MAX_SECONDS", 120, minimum=0), CELERY_VISIBILITY_TIMEOUT // 2
 )
-ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 300, minimum=1)
-ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 600, minimum=0)
-ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 300, minimum=10)
+# A killed worker's export is taken up again within ERP_EXPORT_LEASE_SECONDS +
+# ERP_SWEEP_EVERY_SECONDS (90 s by default); the lease must outlast the slowest ERP call.
+ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 60, minimum=1)
+ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 60, minimum=0)
+ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 30, minimum=1)
+# The email outbox: how long a worker's claim on an email lasts while it talks to the mail
+# server, how many tries before an email is marked failed, and how often (and after how
+# long) the sweeper sends what is still unsent.
+ERPSYNC_EMAIL_LEASE_SECONDS = env_int("ERPSYNC_EMAIL_LEASE_SECONDS", 60, minimum=1)
+ERPSYNC_EMAIL_MAX_TRIES = env_int("ERPSYNC_EMAIL_MAX_TRIES", 10, minimum=1)
+ERPSYNC_EMAIL_SWEEP_SECONDS = env_int("ERPSYNC_EMAIL_SWEEP_SECONDS", 30, minimum=1)
 ERP_RECONCILE_HOUR = env_int("ERP_RECONCILE_HOUR", 2, minimum=0)
 if ERP_RECONCILE_HOUR > 23:
     raise ImproperlyConfigured(f"ERP_RECONCILE_HOUR={ERP_RECONCILE_HOUR} must be at most 23.")
@@ -198,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
     "erp-sweep-exports": {
         "task": "erpsync.tasks.sweep_exports",
         "schedule": float(ERP_SWEEP_EVERY_SECONDS),
+    },
+    "erp-sweep-emails": {
+        "task": "erpsync.tasks.sweep_emails",
+        "schedule": float(ERPSYNC_EMAIL_SWEEP_SECONDS),
     },
     "erp-reconcile-nightly": {
         "task": "erpsync.tasks.reconcile_erp",

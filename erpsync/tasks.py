@@ -14,6 +14,7 @@ from django.conf import settings
 
 from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
+from erpsync.outbox import send_outbox_email, unsent_emails
 from erpsync.reconcile import announce_drift
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,18 @@ def sweep_exports() -> int:
     if requeued:
         logger.warning("sweeper requeued %s exports", requeued)
     return requeued
+
+
+@shared_task(ignore_result=True)
+def sweep_emails() -> int:
+    """Queue the outbox's emails that are still unsent after a short delay (a lost publish,
+    the broker down, a killed worker, a failed send due for its retry)."""
+    ids = unsent_emails()
+    for pk in ids:
+        send_outbox_email.delay(pk)
+    if ids:
+        logger.warning("email sweeper queued %s unsent emails", len(ids))
+    return len(ids)
 
 
 @shared_task(ignore_result=True)

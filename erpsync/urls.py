@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("erp-icons/", views.erp_icons, name="erp_icons"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz_live"),
     path("admin/", admin.site.urls),
     path("", include("projects.urls")),
     path("", include("subjobs.urls")),

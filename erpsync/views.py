@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from erpsync.health import dependency_checks
 from erpsync.states import ICONS
 from projects.selectors import companies_for_user
 
@@ -29,6 +29,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Readiness: the database and the broker (when one is configured) answer. 503 names the
+    failing part, so a load balancer stops sending work that could not be queued."""
+    checks = dependency_checks()
+    failing = [name for name, result in checks.items() if result != "ok"]
+    body = {"status": "fail" if failing else "ok", "checks": checks, "failing": failing}
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+@require_GET
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches nothing else, so it stays cheap."""
     return JsonResponse({"status": "ok"})

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import emails
-from approvals.models import DigestDelivery
+from approvals import digest
 from approvals.tasks import send_daily_summary
+from erpsync.models import EmailStatus, OutboxEmail
 from erpsync.services import erp_send
 from projects.models import ToolLevel
 from subjobs.models import SubJob
@@ -158,11 +158,12 @@ def test_the_daily_summary_is_sent_once_when_run_twice(
     assert len(mailoutbox) == 1
     assert [r["status"] for r in first] == ["sent"]
     assert [r["status"] for r in second] == ["already sent"]
-    delivery = DigestDelivery.objects.get()
-    assert (delivery.company, delivery.user, delivery.day) == (
+    delivery = OutboxEmail.objects.get(kind="daily_summary")
+    assert (delivery.company, delivery.user, delivery.payload["day"], delivery.status) == (
         company,
         subscriber,
-        dt.date(2026, 11, 23),
+        "2026-11-23",
+        EmailStatus.SENT,
     )
 
 
@@ -185,7 +186,8 @@ def test_today_is_the_default_day(
     [result] = send_daily_summary()
 
     assert result["day"] == timezone.localdate().isoformat()
-    assert DigestDelivery.objects.get().day == timezone.localdate()
+    delivery = OutboxEmail.objects.get(kind="daily_summary")
+    assert delivery.payload["day"] == timezone.localdate().isoformat()
 
 
 def test_a_dry_run_sends_and_records_nothing(
@@ -198,10 +200,10 @@ def test_a_dry_run_sends_and_records_nothing(
     assert result["status"] == "would send"
     assert result["to"] == subscriber.email
     assert mailoutbox == []
-    assert not DigestDelivery.objects.exists()
+    assert not OutboxEmail.objects.filter(kind="daily_summary").exists()
 
 
-def test_a_failed_send_is_not_recorded_so_the_next_run_sends_it(
+def test_a_failed_send_stays_unsent_so_the_next_run_sends_it(
     settings: Any, project: Any, admin: Any, subscriber: Any, mailoutbox: list[Any]
 ) -> None:
     pending_sub_job(project, admin)
@@ -220,7 +222,7 @@ def test_a_failed_send_is_not_recorded_so_the_next_run_sends_it(
 
     assert failed["status"] == "failed"
     assert failed["error"]
-    assert not DigestDelivery.objects.exists()
+    assert OutboxEmail.objects.get(kind="daily_summary").status == EmailStatus.PENDING
     settings.MAILERS = locmem
     assert [r["status"] for r in send_daily_summary(day=DAY)] == ["sent"]
     assert len(mailoutbox) == 1
@@ -248,7 +250,7 @@ def test_a_long_queue_lists_the_oldest_items_and_counts_the_rest(
     subscriber: Any,
     mailoutbox: list[Any],
 ) -> None:
-    monkeypatch.setattr(emails, "DIGEST_ITEMS_PER_STATE", 2)
+    monkeypatch.setattr(digest, "DIGEST_ITEMS_PER_STATE", 2)
     for days, code in ((1, "D1"), (4, "D4"), (2, "D2")):
         pending_sub_job(project, admin, days_ago=days, code=code)
 
@@ -340,7 +342,7 @@ def test_the_command_dry_run_sends_nothing(
 
     assert out.startswith(f"would send: {subscriber.email}: ERP Integrations Daily Summary")
     assert mailoutbox == []
-    assert not DigestDelivery.objects.exists()
+    assert not OutboxEmail.objects.filter(kind="daily_summary").exists()
 
 
 def test_the_command_says_when_there_is_nothing_to_send(company: Any, subscriber: Any) -> None:

@@ -1,7 +1,8 @@
 """The emails an ERP event sets off: rejection, send/resend, failed export.
 
-Events are made through the real services; the tasks are called directly (synchronously),
-the way a worker runs them after the transition commits.
+Events are made through the real services, whose listeners write one outbox row per
+recipient; the rows are delivered directly (synchronously), the way a worker delivers them
+after the transition commits.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
 from approvals.emails import item_url, rejection_email
-from approvals.models import EventEmail
-from approvals.tasks import send_export_failed_email, send_rejection_email, send_submission_email
-from erpsync.models import ErpEvent
+from erpsync.models import EmailStatus, ErpEvent, OutboxEmail
+from erpsync.outbox import deliver_email
 from erpsync.services import erp_reject, erp_resend, erp_send
 from projects.models import ToolLevel
 from tests import factories as f
@@ -35,6 +35,12 @@ def last_event(item: Any, action: str) -> ErpEvent:
     return ErpEvent.objects.filter(
         content_type=ContentType.objects.get_for_model(item), object_id=item.pk, action=action
     ).latest("id")
+
+
+def deliver(event: ErpEvent) -> list[str]:
+    """Deliver the event's outbox emails as the worker does; the addresses they went to."""
+    rows = OutboxEmail.objects.filter(event=event).order_by("pk")
+    return [row.recipient for row in rows if deliver_email(row.pk) == "sent"]
 
 
 def html_of(message: Any) -> str:
@@ -63,11 +69,13 @@ def test_it_emails_the_sender_and_the_creator_on_rejection(
     erp_send(item=sub_job, user=sender)
     erp_reject(item=sub_job, user=approver, reason="Wrong cost code 01-100")
 
-    sent_to = send_rejection_email(last_event(sub_job, "reject").pk)
+    sent_to = deliver(last_event(sub_job, "reject"))
 
     assert sent_to == [sender.email, admin.email]
-    [message] = mailoutbox
-    assert message.to == [sender.email, admin.email]
+    # One email per recipient, each with its own Message-ID.
+    assert [m.to for m in mailoutbox] == [[sender.email], [admin.email]]
+    assert len({m.extra_headers["Message-ID"] for m in mailoutbox}) == 2
+    message = mailoutbox[0]
     assert message.subject == f"Rejected: sub job {sub_job.code} (Riverside Medical Office)"
     assert message.from_email == django_settings.DEFAULT_FROM_EMAIL
     url = f"{BASE}/projects/{project.pk}/sub-jobs/{sub_job.pk}/"
@@ -85,7 +93,7 @@ def test_the_creator_who_sent_the_item_gets_one_copy(
     erp_send(item=sub_job, user=admin)
     erp_reject(item=sub_job, user=approver, reason="Wrong name")
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     [message] = mailoutbox
     assert message.to == [admin.email]
@@ -100,7 +108,7 @@ def test_users_without_an_email_address_are_skipped(
     erp_send(item=sub_job, user=sender)
     erp_reject(item=sub_job, user=approver, reason="Wrong name")
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     [message] = mailoutbox
     assert message.to == [admin.email]
@@ -116,7 +124,7 @@ def test_no_rejection_email_when_nobody_has_an_address(
     event = last_event(sub_job, "reject")
 
     assert rejection_email(event) is None
-    assert send_rejection_email(event.pk) == []
+    assert deliver(event) == []
     assert mailoutbox == []
 
 
@@ -126,7 +134,7 @@ def test_a_failed_export_rejected_without_a_comment_says_no_comment(
     drive(sub_job, "export_failed")  # the ERP said "Period closed"
     erp_reject(item=sub_job, user=approver, reason="")
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     [message] = mailoutbox
     for part in (message.body, html_of(message)):
@@ -142,7 +150,7 @@ def test_owner_companies_get_their_terms(
     erp_send(item=invoice, user=admin)
     erp_reject(item=invoice, user=approver, reason="Retainage should be 5%")
 
-    send_rejection_email(last_event(invoice, "reject").pk)
+    deliver(last_event(invoice, "reject"))
 
     [message] = mailoutbox
     assert message.subject == f"Rejected: Funding Invoice {invoice.number} ({project.name})"
@@ -159,7 +167,7 @@ def test_general_contractors_keep_the_default_terms(
     erp_send(item=invoice, user=admin)
     erp_reject(item=invoice, user=approver, reason="Retainage should be 5%")
 
-    send_rejection_email(last_event(invoice, "reject").pk)
+    deliver(last_event(invoice, "reject"))
 
     [message] = mailoutbox
     assert message.subject == f"Rejected: Owner Invoice {invoice.number} ({project.name})"
@@ -172,7 +180,7 @@ def test_links_start_with_the_configured_base_url(
     erp_send(item=sub_job, user=admin)
     erp_reject(item=sub_job, user=approver, reason="Wrong name")
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     [message] = mailoutbox
     assert f"https://erp.example.com/projects/{project.pk}/sub-jobs/{sub_job.pk}/" in message.body
@@ -184,7 +192,7 @@ def test_what_users_typed_is_escaped_in_html_and_verbatim_in_text(
     erp_send(item=sub_job, user=admin)
     erp_reject(item=sub_job, user=approver, reason='Use <b>"01-100"</b> & resend')
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     [message] = mailoutbox
     assert 'Use <b>"01-100"</b> & resend' in message.body
@@ -198,24 +206,32 @@ def test_a_rejection_email_is_sent_once_when_the_task_runs_twice(
     erp_reject(item=sub_job, user=approver, reason="Wrong name")
     event = last_event(sub_job, "reject")
 
-    send_rejection_email(event.pk)
-    assert send_rejection_email(event.pk) == []
+    deliver(event)
+    assert deliver(event) == []
 
     assert len(mailoutbox) == 1
-    assert EventEmail.objects.get(event=event).recipients == [admin.email]
+    [row] = OutboxEmail.objects.filter(event=event)
+    assert (row.recipient, row.status, row.tries) == (admin.email, EmailStatus.SENT, 1)
 
 
-def test_a_task_given_another_kind_of_event_sends_nothing(
-    sub_job: Any, admin: Any, mailoutbox: list[Any]
+def test_an_event_writes_only_its_own_email_rows(
+    sub_job: Any, admin: Any, approver: Any, mailoutbox: list[Any]
 ) -> None:
     erp_send(item=sub_job, user=admin)
     send_event = last_event(sub_job, "send")
+    erp_reject(item=sub_job, user=approver, reason="Wrong name")
 
-    assert send_rejection_email(send_event.pk) == []
-    assert send_export_failed_email(send_event.pk) == []
-    assert send_rejection_email(10**9) == []
+    assert list(OutboxEmail.objects.filter(event=send_event).values_list("kind", "recipient")) == [
+        ("submission", approver.email)
+    ]
+    assert list(
+        OutboxEmail.objects.filter(event=last_event(sub_job, "reject")).values_list(
+            "kind", "recipient"
+        )
+    ) == [("rejection", admin.email)]
+    assert not OutboxEmail.objects.filter(kind="export_failed").exists()
+    assert deliver_email(10**9) == "busy"
     assert mailoutbox == []
-    assert not EventEmail.objects.exists()
 
 
 # ----- send and resend ----------------------------------------------------------------------
@@ -233,11 +249,12 @@ def test_every_accounting_approver_is_emailed_on_send(
     named(admin, "Alex", "Admin")
     erp_send(item=sub_job, user=admin)
 
-    sent_to = send_submission_email(last_event(sub_job, "send").pk)
+    sent_to = deliver(last_event(sub_job, "send"))
 
     assert sorted(sent_to) == sorted([approver.email, second.email])
-    [message] = mailoutbox
-    assert sorted(message.to) == sorted([approver.email, second.email])
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([approver.email, second.email])
+    assert all(len(m.to) == 1 for m in mailoutbox)
+    message = mailoutbox[0]
     assert message.subject == f"Sent to ERP: sub job {sub_job.code} ({project.name})"
     url = BASE + reverse("erp_item", args=[company.slug, "sub_job", sub_job.pk])
     for part in (message.body, html_of(message)):
@@ -256,7 +273,7 @@ def test_a_resend_email_quotes_the_latest_rejection_before_it(
     erp_reject(item=sub_job, user=approver, reason="Second: wrong name")
     erp_resend(item=sub_job, user=admin)
 
-    send_submission_email(last_event(sub_job, "resend").pk)
+    deliver(last_event(sub_job, "resend"))
 
     [message] = mailoutbox
     assert message.subject == f"Resent to ERP: sub job {sub_job.code} ({project.name})"
@@ -274,7 +291,7 @@ def test_an_earlier_resend_quotes_the_rejection_it_answered(
     first_resend = last_event(sub_job, "resend")
     erp_reject(item=sub_job, user=approver, reason="Second: wrong name")
 
-    send_submission_email(first_resend.pk)
+    deliver(first_resend)
 
     [message] = mailoutbox
     assert "First: wrong code" in message.body
@@ -288,7 +305,7 @@ def test_owner_companies_get_their_terms_on_send(
     company.save()
     erp_send(item=invoice, user=admin)
 
-    send_submission_email(last_event(invoice, "send").pk)
+    deliver(last_event(invoice, "send"))
 
     [message] = mailoutbox
     assert message.subject.startswith(f"Sent to ERP: Funding Invoice {invoice.number} (")
@@ -299,7 +316,7 @@ def test_no_submission_email_without_approvers(
 ) -> None:
     erp_send(item=sub_job, user=admin)
 
-    assert send_submission_email(last_event(sub_job, "send").pk) == []
+    assert deliver(last_event(sub_job, "send")) == []
     assert mailoutbox == []
 
 
@@ -311,9 +328,7 @@ def test_the_approvers_get_the_erps_error_when_an_export_fails(
 ) -> None:
     drive(sub_job, "export_failed")
 
-    assert send_export_failed_email(last_event(sub_job, "mark_export_failed").pk) == [
-        approver.email
-    ]
+    assert deliver(last_event(sub_job, "mark_export_failed")) == [approver.email]
 
     [message] = mailoutbox
     assert message.subject == f"Export failed: sub job {sub_job.code} ({project.name})"
@@ -330,13 +345,13 @@ def test_an_export_failed_email_is_sent_once_when_the_task_runs_twice(
     drive(sub_job, "export_failed")
     event = last_event(sub_job, "mark_export_failed")
 
-    send_export_failed_email(event.pk)
-    send_export_failed_email(event.pk)
+    deliver(event)
+    deliver(event)
 
     assert len(mailoutbox) == 1
 
 
-def test_a_failed_send_is_not_recorded_so_a_retry_sends_it(
+def test_a_failed_send_stays_in_the_outbox_so_a_retry_sends_it(
     settings: Any, sub_job: Any, admin: Any, approver: Any, mailoutbox: list[Any]
 ) -> None:
     erp_send(item=sub_job, user=admin)
@@ -345,13 +360,16 @@ def test_a_failed_send_is_not_recorded_so_a_retry_sends_it(
     locmem = settings.MAILERS
     settings.MAILERS = smtp_mailers(closed_port())
 
-    with pytest.raises(OSError):
-        send_rejection_email(event.pk)
-    assert not EventEmail.objects.filter(event=event).exists()
+    assert deliver(event) == []
+    [row] = OutboxEmail.objects.filter(event=event)
+    assert row.status == EmailStatus.PENDING and row.tries == 1
+    assert "Connection refused" in row.last_error
 
     settings.MAILERS = locmem
-    assert send_rejection_email(event.pk) == [admin.email]
+    assert deliver(event) == [admin.email]
     assert len(mailoutbox) == 1
+    row.refresh_from_db()
+    assert row.status == EmailStatus.SENT and row.tries == 2
 
 
 # ----- over real SMTP -----------------------------------------------------------------------
@@ -408,13 +426,15 @@ def test_the_rejection_email_goes_out_over_real_smtp(
     erp_send(item=sub_job, user=sender)
     erp_reject(item=sub_job, user=approver, reason="Wrong cost code")
 
-    send_rejection_email(last_event(sub_job, "reject").pk)
+    deliver(last_event(sub_job, "reject"))
 
     deadline = time.monotonic() + 5
-    while not inbox.received and time.monotonic() < deadline:
+    while len(inbox.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    [(recipients, message)] = inbox.received
-    assert recipients == [sender.email, admin.email]
+    [(recipients, message), (second, _)] = inbox.received
+    assert (recipients, second) == ([sender.email], [admin.email])
+    first_row = OutboxEmail.objects.filter(kind="rejection").earliest("pk")
+    assert message["Message-ID"] == f"<erpsync.rejection.{first_row.pk}@127.0.0.1>"
     assert message["Subject"] == f"Rejected: sub job {sub_job.code} ({project.name})"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message.get_content_type() == "multipart/alternative"

@@ -102,13 +102,26 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
     assert set(doc) == {"generated_at", "stuck_minutes", "states", "companies"}
     assert doc["stuck_minutes"] == 15
     [entry] = doc["companies"]
-    assert set(entry) == {"slug", "name", "adapter", "kinds", "waiting", "failed", "stuck"}
+    assert set(entry) == {
+        "slug",
+        "name",
+        "adapter",
+        "kinds",
+        "waiting",
+        "failed",
+        "stuck",
+        "emails",
+    }
     assert set(entry["kinds"]) == {"sub_job", "owner_invoice"}
     for kind in entry["kinds"].values():
         assert set(kind) == {"label", "counts", "total"}
         assert set(kind["counts"]) == {s.value for s in ErpState}
         assert kind["total"] == 0
     assert entry["waiting"] == entry["failed"] == entry["stuck"] == []
+    assert entry["emails"] == {
+        "unsent": {"count": 0, "oldest": []},
+        "failed": {"count": 0, "oldest": []},
+    }
 
 
 def test_erp_status_lists_waiting_items_oldest_first_with_age_in_seconds(

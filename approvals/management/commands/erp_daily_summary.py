@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from approvals.emails import DIGEST_FAILED
+from approvals.digest import DIGEST_FAILED
 from approvals.tasks import send_daily_summary
 from erpsync import ops
 

@@ -112,6 +112,26 @@ class Command(BaseCommand):
             empty="none",
         )
 
+        for label, (count, emails) in (
+            ("Unsent emails", status.emails_unsent),
+            ("Failed emails (tries used up)", status.emails_failed),
+        ):
+            self.stdout.write(f"\n  {label} ({count}, oldest {len(emails)} shown):")
+            self._table(
+                ["Email", "To", "Tries", "Waiting", "Last error"],
+                [
+                    [
+                        e.kind,
+                        e.recipient,
+                        str(e.tries),
+                        ops.format_age(e.age_seconds),
+                        ops.one_line(e.error),
+                    ]
+                    for e in emails
+                ],
+                empty="none",
+            )
+
     def _table(
         self,
         header: list[str],
