@@ -290,6 +290,43 @@ def test_erp_configure_never_prints_secret_settings(company: Company) -> None:
     assert company.erp_settings["api_token"] == "tok-123"
 
 
+def test_erp_configure_unset_of_a_setting_that_is_not_there_saves_nothing(
+    company: Company,
+) -> None:
+    Company.objects.filter(pk=company.pk).update(erp_settings={"timeout": "5"})
+
+    with pytest.raises(CommandError, match="'previus_secret' is not set"):
+        run(
+            "erp_configure",
+            "--company",
+            company.slug,
+            "--adapter",
+            "sandbox",
+            "--set",
+            "timeout=9",
+            "--unset",
+            "previus_secret",
+        )
+
+    company.refresh_from_db()
+    assert company.erp_settings == {"timeout": "5"}
+
+
+def test_erp_configure_refuses_to_set_and_unset_the_same_setting(company: Company) -> None:
+    with pytest.raises(CommandError, match="both set and unset: timeout"):
+        run(
+            "erp_configure",
+            "--company",
+            company.slug,
+            "--adapter",
+            "sandbox",
+            "--set",
+            "timeout=9",
+            "--unset",
+            "timeout",
+        )
+
+
 def test_erp_configure_keeps_other_settings_of_the_same_adapter(company: Company) -> None:
     Company.objects.filter(pk=company.pk).update(erp_settings={"timeout": "5", "region": "eu"})
 
