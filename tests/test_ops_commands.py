@@ -303,6 +303,104 @@ def test_erp_configure_never_prints_secret_settings(company: Company) -> None:
     assert company.erp_settings["api_token"] == "tok-123"
 
 
+WEBHOOK = ("--adapter", "webhook", "--no-check")
+
+
+def test_erp_configure_rotates_the_webhook_secret_and_never_prints_either(
+    company: Company,
+) -> None:
+    run(
+        "erp_configure",
+        "--company",
+        company.slug,
+        *WEBHOOK,
+        "--set",
+        "url=https://erp.example.com/hook",
+        "--set",
+        "secret=old-secret-1",
+    )
+
+    during = run(
+        "erp_configure",
+        "--company",
+        company.slug,
+        *WEBHOOK,
+        "--set",
+        "previous_secret=old-secret-1",
+        "--set",
+        "secret=new-secret-2",
+    )
+    assert "old-secret-1" not in during and "new-secret-2" not in during
+    assert "Settings: previous_secret=***, secret=***, url=https://erp.example.com/hook" in during
+    company.refresh_from_db()
+    assert company.erp_settings == {
+        "url": "https://erp.example.com/hook",
+        "secret": "new-secret-2",
+        "previous_secret": "old-secret-1",
+    }
+
+    after = run("erp_configure", "--company", company.slug, *WEBHOOK, "--unset", "previous_secret")
+    assert "Settings: secret=***, url=https://erp.example.com/hook" in after
+    assert "new-secret-2" not in after
+    company.refresh_from_db()
+    assert company.erp_settings == {"url": "https://erp.example.com/hook", "secret": "new-secret-2"}
+
+
+def test_erp_configure_refuses_a_previous_secret_equal_to_the_secret(company: Company) -> None:
+    with pytest.raises(CommandError, match="must differ from the secret"):
+        run(
+            "erp_configure",
+            "--company",
+            company.slug,
+            *WEBHOOK,
+            "--set",
+            "url=https://erp.example.com/hook",
+            "--set",
+            "secret=same",
+            "--set",
+            "previous_secret=same",
+        )
+    company.refresh_from_db()
+    assert company.erp_settings == {}
+
+
+def test_erp_configure_unset_of_a_setting_that_is_not_there_saves_nothing(
+    company: Company,
+) -> None:
+    Company.objects.filter(pk=company.pk).update(erp_settings={"timeout": "5"})
+
+    with pytest.raises(CommandError, match="'previus_secret' is not set"):
+        run(
+            "erp_configure",
+            "--company",
+            company.slug,
+            "--adapter",
+            "sandbox",
+            "--set",
+            "timeout=9",
+            "--unset",
+            "previus_secret",
+        )
+
+    company.refresh_from_db()
+    assert company.erp_settings == {"timeout": "5"}
+
+
+def test_erp_configure_refuses_to_set_and_unset_the_same_setting(company: Company) -> None:
+    with pytest.raises(CommandError, match="both set and unset: timeout"):
+        run(
+            "erp_configure",
+            "--company",
+            company.slug,
+            "--adapter",
+            "sandbox",
+            "--set",
+            "timeout=9",
+            "--unset",
+            "timeout",
+        )
+
+
 def test_erp_configure_keeps_other_settings_of_the_same_adapter(company: Company) -> None:
     Company.objects.filter(pk=company.pk).update(erp_settings={"timeout": "5", "region": "eu"})
 

@@ -5,23 +5,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from erpsync.adapters import PermanentErpError, TransientErpError, adapter_class
-from erpsync.adapters.webhook import WebhookAdapter
+from erpsync.adapters import PermanentErpError, TransientErpError, adapter_class, webhook
+from erpsync.adapters.webhook import (
+    DEFAULT_TOLERANCE,
+    SignatureError,
+    WebhookAdapter,
+    signature_header,
+    verify,
+)
 from tests.factories import CompanyFactory
 
 SECRET = "s3cret-shared-with-the-erp"
+OLD_SECRET = "the-secret-being-rotated-out"
 KEY = "erpsync:sub_job:41:v1"
 SNAPSHOT: dict[str, Any] = {
     "kind": "sub_job",
@@ -45,13 +55,21 @@ class Recorded:
 
 @dataclass
 class FakeErp:
-    """A scripted ERP: queued answers first, then a well-behaved ERP that dedupes by key."""
+    """A scripted ERP that verifies every request's signature with verify() as a receiver would
+    (401 when refused), then answers: queued answers first, then a well-behaved ERP that dedupes
+    by key."""
 
     url: str
     requests: list[Recorded] = field(default_factory=list)
     # (status, body, delay in seconds); a dict body is sent as JSON, bytes or str as text.
     script: deque[tuple[int, Any, float]] = field(default_factory=deque)
     records: dict[str, str] = field(default_factory=dict)
+    # The secrets this ERP accepts.
+    secrets: list[str] = field(default_factory=lambda: [SECRET])
+    # Seconds the ERP's clock runs ahead of ours: a replay "later" without waiting.
+    clock_offset: float = 0.0
+    # Why each refused request was refused (SignatureError messages).
+    refusals: list[str] = field(default_factory=list)
 
     def answer(self, status: int, body: Any = b"", delay: float = 0.0) -> None:
         self.script.append((status, body, delay))
@@ -86,7 +104,15 @@ def erp() -> Iterator[FakeErp]:
                 body=self.rfile.read(length) if length else b"",
             )
             fake.requests.append(request)
-            status, body, delay = fake.respond(request)
+            signed = request.body if self.command == "POST" else parts.query.encode()
+            try:
+                # http.server's own headers, as a receiver would pass them.
+                verify(self.headers, signed, fake.secrets, now=time.time() + fake.clock_offset)
+            except SignatureError as refused:
+                fake.refusals.append(str(refused))
+                status, body, delay = 401, {"error": str(refused)}, 0.0
+            else:
+                status, body, delay = fake.respond(request)
             if delay:
                 time.sleep(delay)
             if isinstance(body, dict):
@@ -134,8 +160,31 @@ def export(adapter: WebhookAdapter, key: str = KEY) -> str:
     return adapter.export(kind="sub_job", snapshot=SNAPSHOT, idempotency_key=key)
 
 
-def expected_signature(secret: str, message: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def expected_signature(secret: str, message: bytes, timestamp: int) -> str:
+    """Computed here, not with the module's sign(), so a wrong sign() cannot agree with itself."""
+    signed = f"{timestamp}.".encode() + message
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def parse_header(header: str) -> tuple[int, list[str]]:
+    """The timestamp and the v1 signatures of an X-Erpsync-Signature, asserting its form."""
+    assert re.fullmatch(r"t=[0-9]+(,v1=[0-9a-f]{64})+", header), header
+    first, *signatures = header.split(",")
+    return int(first.removeprefix("t=")), [s.removeprefix("v1=") for s in signatures]
+
+
+def replay(erp: FakeErp, request: Recorded) -> int:
+    """Send a recorded request again, byte for byte, as an eavesdropper would; its status."""
+    parts = urlsplit(erp.url)
+    connection = HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        target = request.path + (f"?{request.query}" if request.query else "")
+        connection.request(
+            request.method, target, body=request.body or None, headers=request.headers
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def closed_port() -> int:
@@ -175,12 +224,17 @@ def test_the_body_is_the_json_with_the_snapshot_and_the_key_header(erp: FakeErp)
     assert request.headers["User-Agent"] == "erpsync"
 
 
-def test_the_signature_verifies_with_the_secret_and_not_with_another(erp: FakeErp) -> None:
+def test_the_signature_covers_the_timestamp_and_the_body_with_the_secret_only(
+    erp: FakeErp,
+) -> None:
+    before = int(time.time())
     export(make_adapter(erp.url))
     [request] = erp.requests
-    signature = request.headers["X-Erpsync-Signature"]
-    assert hmac.compare_digest(signature, expected_signature(SECRET, request.body))
-    assert not hmac.compare_digest(signature, expected_signature("another-secret", request.body))
+    timestamp, [signature] = parse_header(request.headers["X-Erpsync-Signature"])
+    assert before <= timestamp <= time.time()
+    assert signature == expected_signature(SECRET, request.body, timestamp)
+    assert signature != expected_signature("another-secret", request.body, timestamp)
+    assert erp.refusals == []
 
 
 def test_the_same_key_twice_sends_the_same_key_and_the_erp_keeps_one_record(
@@ -272,6 +326,270 @@ def test_a_redirect_is_not_followed(erp: FakeErp) -> None:
     assert len(erp.requests) == 1
 
 
+# ----- replay and signatures ------------------------------------------------------------------
+
+
+def test_a_request_replayed_after_the_tolerance_is_refused_by_the_erp(erp: FakeErp) -> None:
+    export(make_adapter(erp.url))
+    [original] = erp.requests
+    assert replay(erp, original) == 201  # a retry inside the window is still authentic
+
+    erp.clock_offset = 301  # five minutes and a second later
+    assert replay(erp, original) == 401
+    [refusal] = erp.refusals
+    assert "more than the 300 s allowed" in refusal
+
+
+def signed_request(erp: FakeErp, **settings: Any) -> tuple[dict[str, str], bytes, int]:
+    """The headers, body and timestamp of one real export by the adapter."""
+    export(make_adapter(erp.url, **settings))
+    request = erp.requests[-1]
+    timestamp, _ = parse_header(request.headers["X-Erpsync-Signature"])
+    return request.headers, request.body, timestamp
+
+
+def test_the_default_tolerance_is_five_minutes() -> None:
+    assert DEFAULT_TOLERANCE == 300
+
+
+@pytest.mark.parametrize("age", [0, 1, 299, 300, -1, -300])
+def test_verify_accepts_a_request_within_the_tolerance(erp: FakeErp, age: int) -> None:
+    headers, body, timestamp = signed_request(erp)
+    assert verify(headers, body, [SECRET], now=timestamp + age) is None
+
+
+def test_verify_accepts_a_request_just_signed_by_the_clock(erp: FakeErp) -> None:
+    headers, body, _ = signed_request(erp)
+    verify(headers, body, [SECRET])
+
+
+@pytest.mark.parametrize("age", [301, 3600, 10**9])
+def test_verify_refuses_a_replay_older_than_the_tolerance(erp: FakeErp, age: int) -> None:
+    headers, body, timestamp = signed_request(erp)
+    with pytest.raises(SignatureError, match="more than the 300 s allowed: a replay"):
+        verify(headers, body, [SECRET], now=timestamp + age)
+
+
+def test_verify_takes_a_tolerance(erp: FakeErp) -> None:
+    headers, body, timestamp = signed_request(erp)
+    verify(headers, body, [SECRET], tolerance=10, now=timestamp + 10)
+    with pytest.raises(SignatureError, match="more than the 10 s allowed"):
+        verify(headers, body, [SECRET], tolerance=10, now=timestamp + 11)
+
+
+@pytest.mark.parametrize("ahead", [301, 86400])
+def test_verify_refuses_a_timestamp_in_the_future_beyond_the_tolerance(
+    erp: FakeErp, ahead: int
+) -> None:
+    headers, body, timestamp = signed_request(erp)
+    with pytest.raises(SignatureError, match="in the future"):
+        verify(headers, body, [SECRET], now=timestamp - ahead)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda body: body.replace(b'"amount":"1.50"', b'"amount":"9.50"'),
+        lambda body: body + b" ",
+        lambda body: b"",
+    ],
+    ids=["amount-changed", "byte-appended", "emptied"],
+)
+def test_verify_refuses_a_tampered_body(erp: FakeErp, tamper: Any) -> None:
+    headers, body, timestamp = signed_request(erp)
+    tampered = tamper(body)
+    assert tampered != body
+    with pytest.raises(SignatureError, match="No v1 signature matches"):
+        verify(headers, tampered, [SECRET], now=timestamp)
+
+
+def test_verify_refuses_a_refreshed_timestamp_on_an_old_signature(erp: FakeErp) -> None:
+    """A replayer cannot make an old request fresh: the timestamp is signed too."""
+    headers, body, timestamp = signed_request(erp)
+    _, [signature] = parse_header(headers["X-Erpsync-Signature"])
+    later = timestamp + 3600
+    forged = {"X-Erpsync-Signature": f"t={later},v1={signature}"}
+    with pytest.raises(SignatureError, match="No v1 signature matches"):
+        verify(forged, body, [SECRET], now=later)
+
+
+def test_verify_refuses_a_wrong_secret(erp: FakeErp) -> None:
+    headers, body, timestamp = signed_request(erp)
+    with pytest.raises(SignatureError, match="No v1 signature matches"):
+        verify(headers, body, ["another-secret"], now=timestamp)
+    with pytest.raises(SignatureError, match="No v1 signature matches"):
+        verify(headers, body, [SECRET.upper(), SECRET + " "], now=timestamp)
+
+
+def test_the_erp_answers_401_to_a_wrong_secret_and_the_export_is_permanent(
+    erp: FakeErp,
+) -> None:
+    erp.secrets = ["the-erp-has-another-secret"]
+    with pytest.raises(PermanentErpError, match="The ERP refused our signature"):
+        export(make_adapter(erp.url))
+    assert erp.records == {}
+    [refusal] = erp.refusals
+    assert "No v1 signature matches" in refusal
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Erpsync-Signature", "x-erpsync-signature", "X-ERPSYNC-SIGNATURE"]
+)
+def test_verify_finds_the_header_whatever_its_case(erp: FakeErp, name: str) -> None:
+    headers, body, timestamp = signed_request(erp)
+    verify({name: headers["X-Erpsync-Signature"]}, body, [SECRET], now=timestamp)
+
+
+def test_signature_header_is_the_timestamp_then_one_signature_per_secret() -> None:
+    header = signature_header([SECRET, OLD_SECRET], b"the message", 1700000000)
+    assert header == (
+        f"t=1700000000,v1={expected_signature(SECRET, b'the message', 1700000000)}"
+        f",v1={expected_signature(OLD_SECRET, b'the message', 1700000000)}"
+    )
+
+
+def test_verify_wants_a_list_of_secrets_not_one_string(erp: FakeErp) -> None:
+    headers, body, timestamp = signed_request(erp)
+    # A string is a sequence of one-letter secrets: refused rather than misread.
+    with pytest.raises(ValueError, match="list of one or more secrets"):
+        verify(headers, body, SECRET, now=timestamp)
+    with pytest.raises(ValueError, match="list of one or more secrets"):
+        verify(headers, body, [], now=timestamp)
+
+
+def test_the_signing_part_runs_on_its_own_with_the_standard_library(erp: FakeErp) -> None:
+    """What a receiver copies: the module's text from the signing divider to the adapter's."""
+    source = Path(webhook.__file__).read_text()
+    start = source.index("# ----- signing and verifying")
+    end = source.index("# ----- HTTP and the adapter")
+    copied: dict[str, Any] = {}
+    prelude = "import hashlib, hmac, re, time\nfrom collections.abc import Mapping, Sequence\n"
+    exec(compile(prelude + source[start:end], "receiver.py", "exec"), copied)
+
+    headers, body, timestamp = signed_request(erp)
+    copied["verify"](headers, body, [SECRET], now=timestamp)
+    with pytest.raises(copied["SignatureError"]):
+        copied["verify"](headers, body, [SECRET], now=timestamp + 301)
+
+
+# ----- rotation --------------------------------------------------------------------------------
+
+
+def test_during_rotation_both_signatures_are_sent(erp: FakeErp) -> None:
+    erp.secrets = [SECRET, OLD_SECRET]
+    headers, body, timestamp = signed_request(erp, previous_secret=OLD_SECRET)
+    _, signatures = parse_header(headers["X-Erpsync-Signature"])
+    assert signatures == [
+        expected_signature(SECRET, body, timestamp),
+        expected_signature(OLD_SECRET, body, timestamp),
+    ]
+
+
+@pytest.mark.parametrize(
+    "receiver_holds", [[OLD_SECRET], [SECRET], [SECRET, OLD_SECRET], [OLD_SECRET, SECRET]]
+)
+def test_during_rotation_a_receiver_with_the_old_or_the_new_secret_accepts(
+    erp: FakeErp, receiver_holds: list[str]
+) -> None:
+    erp.secrets = receiver_holds
+    adapter = make_adapter(erp.url, previous_secret=OLD_SECRET)
+    assert export(adapter) == "ERP-1"
+    assert adapter.lookup(kind="sub_job", idempotency_key=KEY) == "ERP-1"
+    adapter.check()
+    assert erp.refusals == []
+    for request in erp.requests:
+        message = request.body if request.method == "POST" else request.query.encode()
+        verify(request.headers, message, receiver_holds)
+
+
+def test_during_rotation_a_receiver_with_neither_secret_refuses(erp: FakeErp) -> None:
+    erp.secrets = ["a-third-secret"]
+    with pytest.raises(PermanentErpError, match="The ERP refused our signature"):
+        export(make_adapter(erp.url, previous_secret=OLD_SECRET))
+
+
+def test_after_rotation_a_receiver_with_only_the_old_secret_refuses(erp: FakeErp) -> None:
+    erp.secrets = [OLD_SECRET]
+    with pytest.raises(PermanentErpError, match="The ERP refused our signature"):
+        export(make_adapter(erp.url))  # previous_secret removed: signed with the new one only
+    headers = erp.requests[-1].headers
+    _, signatures = parse_header(headers["X-Erpsync-Signature"])
+    assert len(signatures) == 1
+
+
+# ----- malformed signature headers --------------------------------------------------------------
+
+GOOD_V1 = "v1=" + "0" * 64
+NOW = 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "garbage",
+        ",,,",
+        "t=1700000000",  # no v1
+        f"t=1700000000,v2={'0' * 64}",  # only an unknown scheme
+        GOOD_V1,  # no t
+        f"t=,{GOOD_V1}",
+        f"t=soon,{GOOD_V1}",
+        f"t=-5,{GOOD_V1}",
+        f"t=+1700000000,{GOOD_V1}",
+        f"t=1.7e9,{GOOD_V1}",
+        f"t=1700000000.5,{GOOD_V1}",
+        f"t=١٧٠٠٠٠٠٠٠٠,{GOOD_V1}",  # Arabic-Indic digits, which int() would accept
+        f"t={'9' * 5000},{GOOD_V1}",  # longer than int() converts
+        f"t=1700000000,t=1700000001,{GOOD_V1}",
+        f"t=1700000000;{GOOD_V1}",
+        f"t=1700000000,{GOOD_V1},",
+        "t=1700000000,v1=",
+        "t=1700000000,v1=ü€\ud800",  # non-ASCII, a lone surrogate among it
+        "t=1700000000,v1=\x00",
+        "sha256=" + "0" * 64,  # the old format
+        "t=1700000000,v1=" + "a" * 100_000,
+    ],
+)
+def test_a_malformed_header_raises_signature_error_and_nothing_else(header: str) -> None:
+    with pytest.raises(SignatureError):
+        verify({"X-Erpsync-Signature": header}, b"body", [SECRET], now=NOW)
+
+
+def test_verify_ignores_other_schemes_but_refuses_an_item_that_is_not_key_value() -> None:
+    header = signature_header([SECRET], b"body", NOW)
+    verify({"X-Erpsync-Signature": f"{header},v2=later-scheme"}, b"body", [SECRET], now=NOW)
+    with pytest.raises(SignatureError, match="malformed: 'junk'"):
+        verify({"X-Erpsync-Signature": f"{header},junk"}, b"body", [SECRET], now=NOW)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Content-Type": "application/json"},
+        {"X-Erpsync-Signatures": f"t={NOW},{GOOD_V1}"},
+        {"X-Erpsync-Signature": f"t={NOW},{GOOD_V1}", "x-erpsync-signature": f"t={NOW},{GOOD_V1}"},
+        {"X-Erpsync-Signature": f"t={NOW},{GOOD_V1}".encode()},
+        {"X-Erpsync-Signature": None},
+    ],
+    ids=["none", "other-headers", "misspelt", "twice", "bytes", "null"],
+)
+def test_a_missing_or_doubled_header_raises_signature_error(headers: dict[str, Any]) -> None:
+    with pytest.raises(SignatureError):
+        verify(headers, b"body", [SECRET], now=NOW)
+
+
+def test_the_erp_answers_401_to_a_request_without_a_signature(erp: FakeErp) -> None:
+    parts = urlsplit(erp.url)
+    connection = HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        connection.request("GET", parts.path + "?check=1")
+        assert connection.getresponse().status == 401
+    finally:
+        connection.close()
+    assert erp.refusals == ["The X-Erpsync-Signature header is missing."]
+
+
 # ----- lookup --------------------------------------------------------------------------------
 
 
@@ -288,12 +606,13 @@ def test_lookup_returns_none_on_404(erp: FakeErp) -> None:
     assert make_adapter(erp.url).lookup(kind="sub_job", idempotency_key="never-sent") is None
 
 
-def test_lookup_signs_the_raw_query_string(erp: FakeErp) -> None:
-    make_adapter(erp.url).lookup(kind="sub_job", idempotency_key=KEY)
+def test_lookup_signs_the_timestamp_and_the_raw_query_string(erp: FakeErp) -> None:
+    make_adapter(erp.url + "?tenant=7").lookup(kind="sub_job", idempotency_key=KEY)
     [request] = erp.requests
-    signature = request.headers["X-Erpsync-Signature"]
-    assert signature == expected_signature(SECRET, request.query.encode())
-    assert signature != expected_signature("another-secret", request.query.encode())
+    timestamp, [signature] = parse_header(request.headers["X-Erpsync-Signature"])
+    assert signature == expected_signature(SECRET, request.query.encode(), timestamp)
+    assert signature != expected_signature("another-secret", request.query.encode(), timestamp)
+    assert erp.refusals == []
 
 
 def test_lookup_appends_to_a_url_that_already_has_a_query(erp: FakeErp) -> None:
@@ -324,7 +643,8 @@ def test_check_counts_404_and_405_as_reachable(erp: FakeErp, status: int) -> Non
     assert make_adapter(erp.url).check() is None  # reachable: no error raised
     [request] = erp.requests
     assert (request.method, request.query) == ("GET", "check=1")
-    assert request.headers["X-Erpsync-Signature"].startswith("sha256=")
+    parse_header(request.headers["X-Erpsync-Signature"])
+    assert erp.refusals == []
 
 
 def test_check_raises_permanent_on_401(erp: FakeErp) -> None:
@@ -344,6 +664,25 @@ def test_check_on_a_refused_connection_is_transient() -> None:
 def test_validate_settings_accepts_good_settings() -> None:
     settings = {"url": "https://erp.example.com/hook", "secret": "x", "timeout": "2.5"}
     assert WebhookAdapter.validate_settings(settings) == []
+
+
+def test_validate_settings_accepts_a_previous_secret() -> None:
+    settings = {"url": "https://erp.example.com/hook", "secret": "new", "previous_secret": "old"}
+    assert WebhookAdapter.validate_settings(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("previous", "problem"),
+    [
+        ("", "The previous webhook secret (previous_secret) is empty: remove the setting"),
+        (42, "The previous webhook secret (previous_secret) must be text."),
+        ("new", "must differ from the secret (secret)."),
+    ],
+)
+def test_validate_settings_reports_a_bad_previous_secret(previous: Any, problem: str) -> None:
+    settings = {"url": "https://erp.example.com/hook", "secret": "new", "previous_secret": previous}
+    [reported] = WebhookAdapter.validate_settings(settings)
+    assert problem in reported
 
 
 def test_validate_settings_reports_a_missing_url_and_secret() -> None:

@@ -1,17 +1,39 @@
 """An ERP reached over HTTP: erpsync POSTs each accepted item to a URL the company configures.
 
 Settings (Company.erp_settings): ``url`` (required, http or https), ``secret`` (required, the
-shared HMAC key), ``timeout`` (seconds, default 10). Every request carries the headers
-``User-Agent: erpsync`` and ``X-Erpsync-Signature: sha256=<hex HMAC-SHA256(secret, message)>``.
-Redirects are not followed. What the receiving server must do:
+shared HMAC key), ``previous_secret`` (optional, the key being rotated out), ``timeout``
+(seconds, default 10). Redirects are not followed. Every request carries the headers
+``User-Agent: erpsync`` and::
+
+    X-Erpsync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + message)>
+
+``t`` is when erpsync sent the request; the HMAC covers the ASCII bytes of ``t``, a dot, then
+the message: the raw body bytes for a POST, the raw query string for a GET (below). While
+``previous_secret`` is set, the header carries a second signature made with it:
+``t=...,v1=<with secret>,v1=<with previous_secret>``.
+
+Verifying (``verify()`` below is standard-library only: copy it): find the header whatever its
+case; split it on commas into ``key=value`` items (ignore keys other than ``t`` and ``v1``);
+compute the HMAC with each secret you hold and accept when it equals any ``v1`` (compare with
+``hmac.compare_digest``); then refuse when ``t`` is more than DEFAULT_TOLERANCE (300) seconds
+from your clock, in the past (a replay) or in the future. Answer 401 to any refusal. Within the
+tolerance a captured request can be replayed: the idempotency key makes that harmless for an
+export, and a lookup or check changes nothing.
+
+Rotating the secret, without a refused request: (1) on erpsync set ``previous_secret`` to the
+current secret and ``secret`` to the new one (every request is now signed with both); (2) give
+each receiver the new secret (it may hold both meanwhile); (3) remove ``previous_secret``
+(``erp_configure --unset previous_secret``). Receivers holding the old secret only are refused
+from then on.
+
+What the receiving server must do:
 
 - ``POST <url>``, export. The body is
   ``{"idempotency_key": ..., "kind": "sub_job" | "owner_invoice", "snapshot": {...}}``
   (compact JSON, sorted keys) with ``Content-Type: application/json`` and an
   ``Idempotency-Key`` header equal to the body's key; the signed message is the raw body bytes.
-  Verify the signature (constant-time compare), then create the item, or, when this key was
-  seen before, create nothing: either way answer 2xx with ``{"id": "<ERP id>"}``, the same id
-  for the same key.
+  Verify the signature, then create the item, or, when this key was seen before, create
+  nothing: either way answer 2xx with ``{"id": "<ERP id>"}``, the same id for the same key.
 - ``GET <url>?idempotency_key=<key>``, lookup. The signed message is the raw query string,
   everything after ``?`` exactly as sent (it includes any query already in ``url``). Answer 200
   with ``{"id": "<ERP id>"}`` when an export with this key was made, 404 when none was.
@@ -27,8 +49,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -50,13 +75,101 @@ DEFAULT_TIMEOUT = 10.0
 MESSAGE_LIMIT = 500
 READ_LIMIT = 1_000_000
 
+# ----- signing and verifying -----------------------------------------------------------------
+# Standard library only (hashlib, hmac, re, time, collections.abc), so a receiver can copy this
+# part down to the adapter.
+
 SIGNATURE_HEADER = "X-Erpsync-Signature"
+# Seconds a signed request stays acceptable, either side of the receiver's clock.
+DEFAULT_TOLERANCE = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-def sign(secret: str, message: bytes) -> str:
-    """The X-Erpsync-Signature value for a message: ``sha256=<hex digest>``."""
-    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+class SignatureError(ValueError):
+    """A request whose X-Erpsync-Signature is missing, malformed, stale or wrong: answer 401."""
+
+
+def sign(secret: str, message: bytes, timestamp: int) -> str:
+    """The hex HMAC-SHA256 of ``b"<timestamp>." + message`` under ``secret``."""
+    signed = str(int(timestamp)).encode("ascii") + b"." + message
+    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets: Sequence[str], message: bytes, timestamp: int) -> str:
+    """The X-Erpsync-Signature value: ``t=<timestamp>`` then one ``v1=`` per secret, in order."""
+    if isinstance(secrets, str) or not secrets:
+        raise ValueError("signature_header needs a list of one or more secrets")
+    return ",".join(
+        [f"t={int(timestamp)}", *(f"v1={sign(secret, message, timestamp)}" for secret in secrets)]
+    )
+
+
+def verify(
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Sequence[str],
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Raise SignatureError unless ``headers`` carry a fresh X-Erpsync-Signature over ``body``.
+
+    ``headers`` is anything with ``items()``: a dict, http.server's ``self.headers``, Django's
+    ``request.headers``; the name is matched whatever its case.
+    ``body`` is the signed message: the raw request body of a POST, the raw query string of a
+    GET (``query.encode()``). ``secrets`` are every secret the receiver accepts (two while it
+    rotates). Refused: no or several signature headers, a malformed one, no ``v1`` equal to the
+    HMAC under any of ``secrets``, a ``t`` more than ``tolerance`` seconds before or after
+    ``now`` (default: the clock). Any malformed header raises SignatureError, nothing else.
+    """
+    if isinstance(secrets, str) or not secrets:
+        raise ValueError("verify needs a list of one or more secrets")
+    wanted = SIGNATURE_HEADER.lower()
+    found = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == wanted]
+    if not found:
+        raise SignatureError(f"The {SIGNATURE_HEADER} header is missing.")
+    if len(found) > 1:
+        raise SignatureError(f"There is more than one {SIGNATURE_HEADER} header.")
+    [header] = found
+    if not isinstance(header, str):
+        raise SignatureError(f"The {SIGNATURE_HEADER} header is not text.")
+
+    timestamps: list[str] = []
+    candidates: list[bytes] = []
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            raise SignatureError(f"The {SIGNATURE_HEADER} header is malformed: {item.strip()!r}.")
+        if key == "t":
+            timestamps.append(value)
+        elif key == "v1":
+            candidates.append(value.encode("utf-8", errors="replace"))
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]):
+        raise SignatureError(
+            f"The {SIGNATURE_HEADER} header needs exactly one timestamp t=<unix seconds>."
+        )
+    if not candidates:
+        raise SignatureError(f"The {SIGNATURE_HEADER} header has no v1 signature.")
+    timestamp = int(timestamps[0])
+
+    expected = [sign(secret, body, timestamp).encode("ascii") for secret in secrets]
+    # Every pair is compared, so the time taken says nothing about which one matched.
+    matches = [hmac.compare_digest(e, c) for e in expected for c in candidates]
+    if not any(matches):
+        raise SignatureError("No v1 signature matches: wrong secret or altered message.")
+
+    age = (time.time() if now is None else now) - timestamp
+    if age > tolerance:
+        raise SignatureError(
+            f"The signature is {age:.0f} s old, more than the {tolerance} s allowed: a replay?"
+        )
+    if -age > tolerance:
+        raise SignatureError(
+            f"The signature is dated {-age:.0f} s in the future, more than the {tolerance} s "
+            "allowed: check the clocks."
+        )
+
+
+# ----- HTTP and the adapter ------------------------------------------------------------------
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -132,6 +245,20 @@ class WebhookAdapter(Adapter):
             problems.append("The webhook secret (secret) is missing.")
         elif not isinstance(secret, str):
             problems.append("The webhook secret (secret) must be text.")
+        previous = settings.get("previous_secret")
+        if previous is not None:
+            if not isinstance(previous, str):
+                problems.append("The previous webhook secret (previous_secret) must be text.")
+            elif not previous:
+                problems.append(
+                    "The previous webhook secret (previous_secret) is empty: remove the setting "
+                    "once the rotation is over."
+                )
+            elif previous == secret:
+                problems.append(
+                    "The previous webhook secret (previous_secret) must differ from the secret "
+                    "(secret)."
+                )
         return problems + timeout_problems(settings.get("timeout"), "webhook")
 
     @property
@@ -141,6 +268,12 @@ class WebhookAdapter(Adapter):
     @property
     def secret(self) -> str:
         return str(self.settings["secret"])
+
+    @property
+    def secrets(self) -> list[str]:
+        """The keys each request is signed with: the secret, then any previous_secret."""
+        previous = self.settings.get("previous_secret")
+        return [self.secret] if previous is None else [self.secret, str(previous)]
 
     @property
     def timeout(self) -> float:
@@ -213,7 +346,7 @@ class WebhookAdapter(Adapter):
             headers={
                 **headers,
                 "User-Agent": "erpsync",
-                SIGNATURE_HEADER: sign(self.secret, signed),
+                SIGNATURE_HEADER: signature_header(self.secrets, signed, int(time.time())),
             },
         )
         timeout = self.timeout

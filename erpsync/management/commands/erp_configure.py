@@ -18,10 +18,10 @@ class Command(BaseCommand):
     help = (
         "Choose a company's ERP adapter (a key of settings.ERP_ADAPTERS) and set its settings. "
         "With the same adapter as now, --set changes only the settings it names and keeps the "
-        "others; with a different adapter the settings start empty. Settings the adapter "
-        "refuses (its validate_settings) are not saved. After saving, the adapter's check() "
-        "is run unless --no-check; a failed check exits 1 but the settings stay saved. Values "
-        "of settings named like secret, password or token are never printed."
+        "others, and --unset removes one; with a different adapter the settings start empty. "
+        "Settings the adapter refuses (its validate_settings) are not saved. After saving, the "
+        "adapter's check() is run unless --no-check; a failed check exits 1 but the settings "
+        "stay saved. Values of settings named like secret, password or token are never printed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -43,6 +43,15 @@ class Command(BaseCommand):
             "(e.g. --set timeout=5 --set api_token=...).",
         )
         parser.add_argument(
+            "--unset",
+            dest="removals",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Remove a setting this company's adapter has; repeat for several "
+            "(e.g. --unset previous_secret once a webhook secret rotation is over).",
+        )
+        parser.add_argument(
             "--no-check",
             action="store_true",
             help="Save without asking the ERP whether the settings work.",
@@ -61,6 +70,11 @@ class Command(BaseCommand):
             changes = ops.parse_assignments(options["assignments"])
         except ValueError as e:
             raise CommandError(f"--set: {e}") from None
+        removals = {name.strip() for name in options["removals"]}
+        if "" in removals:
+            raise CommandError("--unset: expected a setting's NAME.")
+        if both := sorted(removals & changes.keys()):
+            raise CommandError(f"Settings both set and unset: {', '.join(both)}.")
 
         with transaction.atomic():
             try:
@@ -68,7 +82,15 @@ class Command(BaseCommand):
             except Company.DoesNotExist:
                 raise CommandError(str(ops.UnknownCompany(options["company"]))) from None
             kept = dict(company.erp_settings or {}) if company.erp_adapter == key else {}
-            new_settings = {**kept, **changes}
+            if absent := sorted(removals - kept.keys()):
+                # A typo must not pass for a removal, e.g. a rotation left half done.
+                raise CommandError(
+                    f"--unset: {', '.join(map(repr, absent))} is not set for {company.slug}'s "
+                    f"{key} adapter; nothing was saved."
+                )
+            new_settings = {
+                name: value for name, value in {**kept, **changes}.items() if name not in removals
+            }
             problems = cls.validate_settings(new_settings)
             if problems:
                 raise CommandError(
