@@ -22,6 +22,7 @@ COPY projects ./projects
 COPY subjobs ./subjobs
 COPY invoicing ./invoicing
 COPY approvals ./approvals
+COPY accounts ./accounts
 COPY templates ./templates
 COPY static ./static
 

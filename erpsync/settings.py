@@ -8,6 +8,7 @@ Two modes, chosen by the environment alone:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -61,11 +62,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "erpsync",
     "projects",
     "subjobs",
     "invoicing",
     "approvals",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during authentication into the page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "erpsync.urls"
@@ -101,13 +106,49 @@ TEMPLATES = [
     },
 ]
 
+# Passwords: refused when like the user's name or email, short, common or all digits. Applies
+# to the password change page, createsuperuser, changepassword and `seed_demo --password`.
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 12, minimum=10)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes). Its backend comes first: it refuses a locked-out login before
+# any password is checked, and every authenticate() call (login page, admin) goes through it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted in the database (PostgreSQL in production and tests), shared by every
+# gunicorn worker, and visible and deletable in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+# 0 minutes: a lockout lasts until an administrator resets it.
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=0)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES else None
+# Counted per username and client address together: guessing one user's password from one
+# address is stopped, but a stranger cannot lock a user out of their own office, and one
+# colleague's typos do not lock everyone else behind the same office address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Only failures count towards the limit: a successful login starts the count again.
+AXES_RESET_ON_SUCCESS = True
+# Tries made while locked out are refused without being recorded, so the lockout ends the
+# promised number of minutes after it began, even for a user who keeps trying meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+ERPSYNC_PROXY_COUNT = env_int("ERPSYNC_PROXY_COUNT", 0, minimum=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from erpsync import views
@@ -8,12 +7,11 @@ handler403 = "erpsync.views.permission_denied"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("erp-icons/", views.erp_icons, name="erp_icons"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/live", views.healthz_live, name="healthz_live"),
     path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("subjobs.urls")),
     path("", include("invoicing.urls")),

@@ -29,12 +29,14 @@ def _counts() -> dict[str, int]:
 
 def test_seed_demo_is_safe_to_run_twice() -> None:
     out = StringIO()
-    call_command("seed_demo", "--password", "pw-one", stdout=out)
+    call_command("seed_demo", "--password", "first-demo-passphrase", stdout=out)
     first = _counts()
-    call_command("seed_demo", "--password", "pw-two", stdout=out)
+    call_command("seed_demo", "--password", "second-demo-passphrase", stdout=out)
     assert _counts() == first
-    assert get_user_model().objects.get(username="approver").check_password("pw-two")
-    assert "approver" in out.getvalue() and "pw-two" in out.getvalue()
+    assert (
+        get_user_model().objects.get(username="approver").check_password("second-demo-passphrase")
+    )
+    assert "approver" in out.getvalue() and "second-demo-passphrase" in out.getvalue()
 
 
 def test_the_demo_has_sub_jobs_in_every_erp_state() -> None:

@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -82,6 +84,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, password: str, **options: Any) -> None:
+        self._check_password(password)
         with transaction.atomic():
             users = self._users(password)
             created = not Company.objects.filter(slug="demo-builders").exists()
@@ -92,6 +95,28 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {password}):")
         for username, (_, _, role) in USERS.items():
             self.stdout.write(f"  {username:<9} {role}")
+
+    def _check_password(self, password: str) -> None:
+        """Refuse a weak --password before anything is written, with the validators' reasons.
+
+        set_password() itself validates nothing, so the check is made here, against each demo
+        user's name and email (the similarity validator compares with them).
+        """
+        user_model = get_user_model()
+        for username, (first, last, _) in USERS.items():
+            user = user_model(
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.com",
+            )
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise CommandError(
+                    f"--password is too weak for the demo user {username!r}: "
+                    + " ".join(exc.messages)
+                ) from None
 
     def _users(self, password: str) -> dict[str, Any]:
         user_model = get_user_model()
