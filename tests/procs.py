@@ -40,11 +40,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> float:
-    """Poll until `condition()`; return the seconds it took."""
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 30,
+    processes: tuple[CeleryProcess, ...] = (),
+) -> float:
+    """Poll until `condition()`; return the seconds it took. On a timeout the failure shows
+    the end of each process's log."""
     start = time.monotonic()
     while not condition():
-        assert time.monotonic() - start < timeout, f"timed out after {timeout} s waiting for {what}"
+        if time.monotonic() - start > timeout:
+            logs = "\n".join(f"--- {p.name} ---\n{p.output()}" for p in processes)
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
         time.sleep(0.05)
     return time.monotonic() - start
 
@@ -108,26 +116,31 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     """Make this process's Celery app publish to `broker_url` (a test's own Redis), failing
     fast while it is down, then restore the app's own broker."""
     conf = celery_app.conf
-    saved = (conf.broker_url, conf.task_publish_retry_policy)
+    saved = (conf.broker_url, conf.task_publish_retry_policy, os.environ.get("CELERY_BROKER_URL"))
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    os.environ["CELERY_BROKER_URL"] = broker_url
     conf.broker_url = broker_url
     conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
     _reset_pools()
     try:
         yield
     finally:
-        conf.broker_url, conf.task_publish_retry_policy = saved
+        conf.broker_url, conf.task_publish_retry_policy, env_url = saved
+        if env_url is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = env_url
         _reset_pools()
 
 
 def _reset_pools() -> None:
-    # The producer pools are built from the broker URL on first use; drop them so that the next
-    # publish connects to the URL now configured.
-    celery_app.pool.force_close_all()
+    # The app keeps the producer pools built for the broker URL of its first publish; dropping
+    # its references makes the next publish take (or build) the pool of the URL now configured.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
-def test_database_env(**extra: str) -> dict[str, str]:
+def env_on_test_database(**extra: str) -> dict[str, str]:
     """The environment of a worker or beat process on the test database."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -238,11 +251,14 @@ class ReceivingErp:
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed mid-request: what a test does on purpose
 
             def do_GET(self) -> None:
                 query = self.path.partition("?")[2]

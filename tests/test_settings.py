@@ -481,3 +481,21 @@ def test_redis_url_accepts_tls_redis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERPSYNC_TEST_BROKER", "rediss://:secret@cache.example.com:6380/0")
 
     assert redis_url_from_env("ERPSYNC_TEST_BROKER") == "rediss://:secret@cache.example.com:6380/0"
+
+
+def test_a_killed_workers_export_resumes_within_two_minutes_by_default(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """The defaults once let an item wait for the 300 s lease plus a 300 s sweeper; now the
+    lease plus one sweep interval stays under two minutes, and retry countdowns stay below
+    half the visibility timeout so Redis never delivers a waiting retry twice."""
+    s = load_settings()
+    bound = s["ERP_EXPORT_LEASE_SECONDS"] + s["ERP_SWEEP_EVERY_SECONDS"]
+    assert bound <= 120
+    assert s["ERP_SWEEP_AFTER_SECONDS"] <= s["ERP_EXPORT_LEASE_SECONDS"]
+    assert s["ERP_EXPORT_BACKOFF_MAX_SECONDS"] * 1.5 < s["CELERY_VISIBILITY_TIMEOUT"]
+    assert s["CELERY_VISIBILITY_TIMEOUT"] <= 600
+    assert s["ERPSYNC_EMAIL_SWEEP_SECONDS"] <= 60
+    schedule = s["CELERY_BEAT_SCHEDULE"]
+    assert schedule["erp-sweep-exports"]["schedule"] == s["ERP_SWEEP_EVERY_SECONDS"]
+    assert schedule["erp-sweep-emails"]["task"] == "erpsync.tasks.sweep_emails"
