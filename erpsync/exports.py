@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from erpsync.adapters import ErpError, PermanentErpError, adapter_for
+from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
 from erpsync.selectors import submitted_snapshot
 from erpsync.services import erp_mark_export_failed, erp_mark_synced
@@ -30,7 +30,7 @@ from erpsync.states import ErpActionRefused, ErpState
 
 def idempotency_key(item: ErpItem) -> str:
     """The same for every try of one accepted version: the ERP makes one record of it."""
-    return f"erpsync:{item.erp_kind}:{item.pk}:v{item.erp_version}"
+    return str(IdempotencyKey(item.erp_kind, item.pk, item.erp_version))
 
 
 def backoff_seconds(try_number: int) -> float:

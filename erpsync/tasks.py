@@ -72,6 +72,6 @@ def noop(marker: str = "") -> None:
 
 @shared_task(ignore_result=True)
 def reconcile_erp() -> int:
-    """Nightly: compare synced items with each company's ERP and announce what differs (the
-    approvals app emails the approvers)."""
+    """Nightly: compare synced items with each company's ERP, list its stray drafts, and
+    announce what differs (the approvals app emails the approvers)."""
     return announce_drift()

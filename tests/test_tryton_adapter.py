@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import re
 from decimal import Decimal
 from io import StringIO
@@ -14,17 +15,21 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from erpsync.adapters import PermanentErpError, TransientErpError
+from erpsync.adapters import IdempotencyKey, PermanentErpError, TransientErpError
 from erpsync.adapters.tryton import TrytonAdapter
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, OutboxEmail
 from erpsync.outbox import deliver_email
-from erpsync.services import erp_accept, erp_send
+from erpsync.services import erp_accept, erp_reject, erp_resend, erp_send
 from invoicing.models import OwnerInvoice
+from invoicing.services import owner_invoice_update
 from tests import factories as f
 from tests.tryton_server import free_port, tryton_server  # noqa: F401 - the fixture
 
 _numbers = itertools.count(1)
+# Keys made up by the tests name item ids far above those of the invoices the database tests
+# export to the same Tryton (pytest-django runs those first), so no key is taken twice.
+_MADE_UP_ITEMS = 1_000_000
 
 
 def adapter(server: dict[str, str], **extra: str) -> TrytonAdapter:
@@ -34,7 +39,7 @@ def adapter(server: dict[str, str], **extra: str) -> TrytonAdapter:
 
 
 def key() -> str:
-    return f"erpsync:owner_invoice:{next(_numbers)}:v1"
+    return f"erpsync:owner_invoice:{_MADE_UP_ITEMS + next(_numbers)}:v1"
 
 
 def snapshot(end_date: str = "2026-10-31", **changes: Any) -> dict[str, Any]:
@@ -78,6 +83,25 @@ def invoices_with(reader: TrytonAdapter, reference: str) -> list[dict[str, Any]]
         [["reference", "=", reference]],
         ["state", "total_amount", "invoice_date", "description", "lines", "type"],
     )
+
+
+def drafts_with(reader: TrytonAdapter, reference: str) -> list[dict[str, Any]]:
+    return [i for i in invoices_with(reader, reference) if i["state"] == "draft"]
+
+
+def delete_drafts(reader: TrytonAdapter, *references: str) -> None:
+    ids = [i["id"] for r in references for i in drafts_with(reader, r)]
+    if ids:
+        reader.call("account.invoice", "delete", ids)
+
+
+def test_idempotency_keys_are_made_and_read_back() -> None:
+    k = IdempotencyKey("owner_invoice", 42, 3)
+    assert str(k) == "erpsync:owner_invoice:42:v3"
+    assert IdempotencyKey.parse(str(k)) == k
+    assert IdempotencyKey.parse("erpsync:owner_invoice:42:v3:x") is None
+    assert IdempotencyKey.parse("erpsync:owner_invoice:4x:v3") is None
+    assert IdempotencyKey.parse("INV-42") is None
 
 
 def test_invoice_export_posts_the_amount_due_with_retainage(
@@ -153,11 +177,14 @@ def test_a_date_outside_any_fiscal_year_is_a_permanent_error_with_trytons_messag
             "due_date": "2019-07-31",
         },
     )
+    k = key()
     with pytest.raises(PermanentErpError) as refused:
-        adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=key())
+        adapter(tryton_server).export(kind="owner_invoice", snapshot=data, idempotency_key=k)
     message = refused.value.message
     assert message.startswith("Tryton refused it: ")
     assert "fiscal year" in message.lower() or "period" in message.lower(), message
+    # The refused post left a draft; later tests' reconciles must not find it stray.
+    delete_drafts(adapter(tryton_server), k)
 
 
 def test_a_revenue_account_that_does_not_exist_is_a_permanent_error(
@@ -217,6 +244,14 @@ def test_sub_job_export_makes_the_analytic_account_once(
 # ----- through erpsync: the export worker's path and erp_reconcile --------------------------
 
 
+def on_tryton(item: Any, server: dict[str, str]) -> None:
+    """Point the item's company at the test's Tryton server."""
+    company = item.erp_company
+    company.erp_adapter = "tryton"
+    company.erp_settings = dict(server)
+    company.save(update_fields=["erp_adapter", "erp_settings"])
+
+
 @pytest.fixture
 def tryton_invoice(
     tryton_server: dict[str, str],  # noqa: F811
@@ -224,10 +259,7 @@ def tryton_invoice(
     admin: Any,
     approver: Any,
 ) -> OwnerInvoice:
-    company = invoice.erp_company
-    company.erp_adapter = "tryton"
-    company.erp_settings = dict(tryton_server)
-    company.save(update_fields=["erp_adapter", "erp_settings"])
+    on_tryton(invoice, tryton_server)
     invoice = erp_send(item=invoice, user=admin)
     return erp_accept(item=invoice, user=approver, export=False)
 
@@ -328,6 +360,176 @@ def test_items_synced_through_an_earlier_adapter_are_not_checked_against_tryton(
     call_command("erp_reconcile", "--company", company.slug, stdout=out)
     assert "no drift" in out.getvalue()
     assert "1 synced through an earlier ERP adapter, not checked" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_fixed_version_removes_the_draft_its_rejected_version_left(
+    invoice: OwnerInvoice,
+    tryton_server: dict[str, str],  # noqa: F811
+    admin: Any,
+    approver: Any,
+) -> None:
+    # Version 1 is billed in a period Tryton has no fiscal year for: created, never posted.
+    on_tryton(invoice, tryton_server)
+    right_period = invoice.billing_period
+    wrong_period = f.BillingPeriodFactory(
+        project=invoice.erp_project,
+        start_date=datetime.date(2019, 6, 1),
+        end_date=datetime.date(2019, 6, 30),
+        due_date=datetime.date(2019, 7, 31),
+    )
+    item = owner_invoice_update(invoice=invoice, user=admin, billing_period=wrong_period)
+    item = erp_accept(item=erp_send(item=item, user=admin), user=approver, export=False)
+    assert export_now(item).outcome == "failed"
+    item = OwnerInvoice.objects.get(pk=item.pk)
+    assert item.erp_state == "export_failed" and "period" in item.erp_error
+    reader = adapter(tryton_server)
+    first = f"erpsync:owner_invoice:{item.pk}:v{item.erp_version}"
+    assert len(drafts_with(reader, first)) == 1
+
+    # The approver rejects the failed export; the sender fixes the period and resends.
+    item = erp_reject(item=item, user=approver, reason="")
+    item = owner_invoice_update(invoice=item, user=admin, billing_period=right_period)
+    item = erp_accept(item=erp_resend(item=item, user=admin), user=approver, export=False)
+    result = export_now(item)
+    assert result.outcome == "synced", result.detail
+
+    assert invoices_with(reader, first) == []  # deleted, not merely left aside
+    fixed = f"erpsync:owner_invoice:{item.pk}:v{item.erp_version}"
+    (posted,) = invoices_with(reader, fixed)
+    assert posted["state"] == "posted" and str(posted["id"]) == result.detail
+    out = StringIO()
+    call_command("erp_reconcile", "--company", item.erp_company.slug, stdout=out)
+    assert "1 synced items, no drift" in out.getvalue()
+
+
+def test_lookup_of_a_draft_removes_earlier_versions_drafts_before_posting_it(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    # Both drafts left as a release without the cleanup would: version 2 created, then a crash.
+    tryton = adapter(tryton_server)
+    item_id = _MADE_UP_ITEMS + next(_numbers)
+    first, second = (f"erpsync:owner_invoice:{item_id}:v{v}" for v in (1, 2))
+    tryton.create_invoice(snapshot(), first)
+    second_id = tryton.create_invoice(snapshot(), second)
+    assert tryton.lookup(kind="owner_invoice", idempotency_key=second) == str(second_id)
+    assert invoices_with(tryton, first) == []
+    assert [i["state"] for i in invoices_with(tryton, second)] == ["posted"]
+
+
+def test_a_draft_tryton_will_not_delete_is_cancelled(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    # A Tryton user who may change invoices but not delete them.
+    admin = adapter(tryton_server)
+    n = next(_numbers)
+    (group,) = admin.call("res.group", "create", [{"name": f"No invoice deletion {n}"}])
+    admin.call(
+        "ir.model.access",
+        "create",
+        [
+            {
+                "model": "account.invoice",
+                "group": group,
+                "perm_read": True,
+                "perm_write": True,
+                "perm_create": True,
+                "perm_delete": False,
+            }
+        ],
+    )
+    login, password = f"clerk{n}", f"clerk-secret-{n}-erpsync"
+    admin.call(
+        "res.user",
+        "create",
+        [
+            {
+                "name": "Clerk",
+                "login": login,
+                "password": password,
+                "groups": [["add", [group]]],
+                "companies": [["add", [admin.company_id]]],
+                "company": admin.company_id,
+            }
+        ],
+    )
+    item_id = _MADE_UP_ITEMS + next(_numbers)
+    posted, stale, newer = (f"erpsync:owner_invoice:{item_id}:v{v}" for v in (1, 2, 3))
+    admin.export(kind="owner_invoice", snapshot=snapshot(), idempotency_key=posted)
+    stale_id = admin.create_invoice(snapshot(), stale)  # version 2's post was refused
+    clerk = adapter(tryton_server, username=login, password=password)
+    with pytest.raises(PermanentErpError, match="not allowed"):
+        clerk.call("account.invoice", "delete", [stale_id])
+
+    assert clerk.discard_earlier_drafts(newer) == [stale_id]
+    assert [i["state"] for i in invoices_with(admin, stale)] == ["cancelled"]
+    assert [i["state"] for i in invoices_with(admin, posted)] == ["posted"]  # never touched
+    assert clerk.discard_earlier_drafts(newer) == []  # a retry finds nothing left
+
+
+@pytest.mark.django_db
+def test_erp_reconcile_lists_the_drafts_no_current_export_explains(
+    tryton_invoice: OwnerInvoice,
+    tryton_server: dict[str, str],  # noqa: F811
+    project: Any,
+    admin: Any,
+    approver: Any,
+    mailoutbox: list[Any],
+) -> None:
+    from erpsync.tasks import reconcile_erp
+
+    synced = tryton_invoice
+    assert export_now(synced).outcome == "synced"
+    synced.refresh_from_db()
+    # Another invoice: version 1 rejected, version 2 accepted and about to be exported.
+    other = f.invoice_ready_to_send(project=project, user=admin)
+    other = erp_reject(item=erp_send(item=other, user=admin), user=approver, reason="Fix it")
+    other = erp_accept(item=erp_resend(item=other, user=admin), user=approver, export=False)
+
+    # Drafts made directly in Tryton, as a crash or a person would leave them.
+    tryton = adapter(tryton_server)
+    duplicate = f"erpsync:owner_invoice:{synced.pk}:v1"  # a second record of a synced item
+    earlier = f"erpsync:owner_invoice:{other.pk}:v1"  # a rejected version's
+    exporting = f"erpsync:owner_invoice:{other.pk}:v2"  # the export in flight: not stray
+    unknown = f"erpsync:owner_invoice:{_MADE_UP_ITEMS * 10}:v1"  # no such item in erpsync
+    for reference in (duplicate, earlier, exporting, unknown):
+        tryton.create_invoice(snapshot(), reference)
+    try:
+        out = StringIO()
+        with pytest.raises(CommandError, match=re.escape("Drift: 0 difference(s), 3 stray")):
+            call_command("erp_reconcile", "--company", synced.erp_company.slug, stdout=out)
+        text = out.getvalue()
+        assert "3 stray draft(s) in 1 synced items" in text
+        assert duplicate in text and earlier in text and unknown in text
+        assert exporting not in text
+        assert f"synced as ERP id {synced.erp_id}" in text
+        assert "now at version 2 (exporting)" in text
+        assert f"No owner invoice {_MADE_UP_ITEMS * 10} in erpsync" in text
+
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command(
+                "erp_reconcile", "--company", synced.erp_company.slug, "--json", stdout=out
+            )
+        report = json.loads(out.getvalue())
+        assert report["drift"] == 0 and report["stray_drafts"] == 3
+        (company,) = report["companies"]
+        assert {(s["reference"], s["id"]) for s in company["stray_drafts"]} == {
+            (duplicate, synced.pk),
+            (earlier, other.pk),
+            (unknown, None),
+        }
+
+        assert reconcile_erp() == 3
+        [row] = OutboxEmail.objects.filter(kind="reconcile_drift")
+        assert deliver_email(row.pk) == "sent"
+        [mail] = mailoutbox
+        assert "3 stray drafts" in mail.body and earlier in mail.body
+    finally:
+        delete_drafts(tryton, duplicate, earlier, exporting, unknown)
+    out = StringIO()
+    call_command("erp_reconcile", "--company", synced.erp_company.slug, stdout=out)
+    assert "no drift" in out.getvalue()
 
 
 def test_an_invoice_billed_after_its_due_date_is_posted_payable_from_today(

@@ -12,7 +12,9 @@ from django.utils.module_loading import import_string
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpDraft,
     ErpError,
+    IdempotencyKey,
     PermanentErpError,
     TransientErpError,
     UnsupportedCapability,
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapter",
     "Capability",
+    "ErpDraft",
     "ErpError",
+    "IdempotencyKey",
     "PermanentErpError",
     "TransientErpError",
     "UnsupportedCapability",

@@ -7,6 +7,8 @@ a PermanentErpError needs a person (it is shown to approvers under Failed to Exp
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -29,11 +31,50 @@ class PermanentErpError(ErpError):
     """The ERP refused the item: retrying the same payload will not help."""
 
 
+_KEY = re.compile(r"erpsync:(?P<kind>[a-z][a-z0-9_]*):(?P<item_id>[0-9]+):v(?P<version>[0-9]+)")
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """What an export tells the ERP it is: `erpsync:<kind>:<item id>:v<version>`, the same
+    for every try of one accepted version. ERPs store it (Tryton as the invoice's reference),
+    so it is also how an ERP record is traced back to the item and version that made it."""
+
+    kind: str
+    item_id: int
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.item_prefix}{self.version}"
+
+    @property
+    def item_prefix(self) -> str:
+        """What the keys of every version of this item start with."""
+        return f"erpsync:{self.kind}:{self.item_id}:v"
+
+    @classmethod
+    def parse(cls, text: str) -> IdempotencyKey | None:
+        match = _KEY.fullmatch(text.strip()) if isinstance(text, str) else None
+        if match is None:
+            return None
+        return cls(match["kind"], int(match["item_id"]), int(match["version"]))
+
+
+@dataclass(frozen=True)
+class ErpDraft:
+    """A record the ERP holds unposted (not booked) that carries an erpsync key."""
+
+    erp_id: str
+    reference: str  # the idempotency key as the ERP stores it
+    description: str  # for people: what it is, its date and total
+
+
 class Capability(StrEnum):
     """What an adapter may do beyond export, lookup and check; each is declared, never
     discovered: callers ask `Adapter.can(capability)`."""
 
     RECONCILE = "reconcile"
+    LIST_DRAFTS = "list drafts"
 
 
 class UnsupportedCapability(PermanentErpError):
@@ -85,6 +126,12 @@ class Adapter:
         """Capability.RECONCILE: what differs between the ERP's record `erp_id` and the
         snapshot that was exported (empty when they match)."""
         raise self._unsupported(Capability.RECONCILE)
+
+    def drafts(self) -> list[ErpDraft]:
+        """Capability.LIST_DRAFTS: every record the ERP holds unposted whose reference is an
+        erpsync key, of any item or version; erp_reconcile tells which no current export
+        accounts for (stray drafts)."""
+        raise self._unsupported(Capability.LIST_DRAFTS)
 
 
 # ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------

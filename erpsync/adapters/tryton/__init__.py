@@ -19,6 +19,12 @@ only fitting candidate; with several candidates and no default the setting is re
   date is the period's end or today, whichever is earlier. Its id is the ERP id.
 - Exactly once: before creating, the invoice is searched by ``reference``; a posted one is
   returned, a draft one (left when a try died between create and post) is posted first.
+- No stale drafts: exporting version n of an invoice first deletes the draft invoices that
+  earlier versions of the same item left (a post Tryton refused, then a fix and a resend),
+  or cancels one Tryton will not delete; posted invoices are never touched. Only then is
+  version n looked up and created, so a retry does the same and finds nothing left.
+- Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
+  whose reference is an erpsync key; erp_reconcile tells which no current export explains.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
   Tryton's user errors and warnings (closed period, missing account, validation) and a
   refused login → PermanentErpError with Tryton's message.
@@ -33,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpDraft,
+    IdempotencyKey,
     PermanentErpError,
     timeout_problems,
     url_problems,
@@ -70,7 +78,7 @@ class TrytonAdapter(TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.RECONCILE})
+    capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS})
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
@@ -241,6 +249,7 @@ class TrytonAdapter(TrytonRpc, Adapter):
             if invoice is None:
                 return None
             if invoice["state"] == "draft":
+                self.discard_earlier_drafts(idempotency_key)
                 self.post_invoice(invoice["id"])
             return str(invoice["id"])
         # A sub job is found by its code under its job, which the key does not carry: the
@@ -268,7 +277,54 @@ class TrytonAdapter(TrytonRpc, Adapter):
     def post_invoice(self, invoice_id: int) -> None:
         self.call("account.invoice", "post", [invoice_id])
 
+    def discard_earlier_drafts(self, key: str) -> list[int]:
+        """Delete the draft invoices that earlier versions of this key's item left in Tryton
+        (cancel one Tryton refuses to delete) and return their ids. Such a draft is what a
+        refused post leaves; once the item was rejected and resent, nothing would ever post
+        or remove it, and someone posting it by hand would bill the owner twice. Posted
+        invoices are never touched. Idempotent: a retry finds none left."""
+        current = IdempotencyKey.parse(key)
+        if current is None or current.version <= 1:
+            return []
+        found = self.search_read(
+            "account.invoice",
+            [
+                # `_` in the pattern matches any character: the keys are parsed again below.
+                ["reference", "like", f"{current.item_prefix}%"],
+                ["type", "=", "out"],
+                ["company", "=", self.company_id],
+                ["state", "=", "draft"],
+            ],
+            ["reference"],
+        )
+        discarded = []
+        for row in found:
+            earlier = IdempotencyKey.parse(row["reference"] or "")
+            if (
+                earlier is None
+                or earlier.item_prefix != current.item_prefix
+                or earlier.version >= current.version
+            ):
+                continue
+            invoice_id = int(row["id"])
+            try:
+                self.call("account.invoice", "delete", [invoice_id])
+            except PermanentErpError as refused:
+                try:
+                    self.call("account.invoice", "cancel", [invoice_id])
+                except PermanentErpError as also:
+                    raise PermanentErpError(
+                        f"Tryton keeps draft invoice {invoice_id} of version {earlier.version} "
+                        f"({earlier}), which must not be posted beside version "
+                        f"{current.version}: it refused to delete it ({refused.message}) and "
+                        f"to cancel it ({also.message}). Delete or cancel it in Tryton, then "
+                        "retry the export."
+                    ) from also
+            discarded.append(invoice_id)
+        return discarded
+
     def _export_invoice(self, snapshot: dict[str, Any], key: str) -> str:
+        self.discard_earlier_drafts(key)
         existing = self.find_invoice(key)
         if existing is None:
             invoice_id = self.create_invoice(snapshot, key)
@@ -427,6 +483,32 @@ class TrytonAdapter(TrytonRpc, Adapter):
         return str(self._analytic(code, name, parent=job, root=self.analytic_root()))
 
     # ----- reconciliation -----------------------------------------------------------------
+
+    def drafts(self) -> list[ErpDraft]:
+        """Every draft customer invoice of the company whose reference is an erpsync key."""
+        rows = self.search_read(
+            "account.invoice",
+            [
+                ["reference", "like", "erpsync:%"],
+                ["type", "=", "out"],
+                ["company", "=", self.company_id],
+                ["state", "=", "draft"],
+            ],
+            ["reference", "invoice_date", "total_amount"],
+        )
+        return [
+            ErpDraft(
+                erp_id=str(row["id"]),
+                reference=row["reference"],
+                description=(
+                    f"draft customer invoice {row['id']} dated {row['invoice_date'] or '-'} "
+                    f"totalling {row['total_amount']}"
+                ),
+            )
+            for row in rows
+            # LIKE ignores case on some databases: keep what really starts with the prefix.
+            if str(row["reference"] or "").startswith("erpsync:")
+        ]
 
     def reconcile(self, kind: str, erp_id: str, snapshot: dict[str, Any]) -> list[str]:
         """How the ERP's record differs from what we exported; empty when they agree."""

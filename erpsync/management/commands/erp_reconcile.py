@@ -1,4 +1,4 @@
-"""Compare every synced item with what the ERP holds now, and report each difference."""
+"""Compare every synced item with the ERP, list stray drafts, and report each difference."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from erpsync.reconcile import reconcile_companies
 
 class Command(BaseCommand):
     help = (
-        "For every company whose ERP adapter can reconcile (it has a reconcile() method, e.g. "
-        "tryton), compare each synced item with the ERP: the record exists, is posted, has the "
-        "same total or code. Prints each difference; exits 1 when there is drift (or an ERP "
-        "could not be asked). Changes nothing."
+        "For every company whose ERP adapter declares the reconcile capability (e.g. tryton), "
+        "compare each synced item with the ERP: the record exists, is posted, has the same "
+        "total or code. Where the adapter can list its drafts, also list the stray drafts: "
+        "unposted ERP records with an erpsync key that no current export explains (an "
+        "earlier or rejected version's, a second record of a synced item). Prints each "
+        "difference and stray draft; exits 1 when there is either (or an ERP could not be "
+        "asked). Changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,14 +34,18 @@ class Command(BaseCommand):
         except ops.UnknownCompany as e:
             raise CommandError(str(e)) from None
         drift = sum(len(entry["drift"]) for entry in report)
+        stray = sum(len(entry["stray_drafts"]) for entry in report)
         errors = sum(1 for entry in report if entry["error"])
         if options["json"]:
-            self.stdout.write(json.dumps({"companies": report, "drift": drift}, indent=2))
+            self.stdout.write(
+                json.dumps({"companies": report, "drift": drift, "stray_drafts": stray}, indent=2)
+            )
         else:
             self._write(report)
-        if drift or errors:
+        if drift or stray or errors:
             raise CommandError(
                 f"Drift: {drift} difference(s)"
+                + (f", {stray} stray draft(s)" if stray else "")
                 + (f", {errors} ERP(s) could not be asked" if errors else "")
                 + "."
             )
@@ -49,25 +56,34 @@ class Command(BaseCommand):
             return
         for entry in report:
             name = f"{entry['company']} ({entry['adapter']})"
+            drift, stray = entry["drift"], entry["stray_drafts"]
             if entry["error"]:
                 self.stdout.write(f"{name}: " + self.style.ERROR(f"FAILED: {entry['error']}"))
-                continue
-            if not entry["drift"]:
+            elif not drift and not stray:
                 self.stdout.write(
                     f"{name}: "
                     + self.style.SUCCESS(f"{entry['checked']} synced items, no drift")
                     + self._not_checked(entry)
                 )
-                continue
-            self.stdout.write(
-                f"{name}: "
-                + self.style.ERROR(f"{len(entry['drift'])} difference(s)")
-                + f" in {entry['checked']} synced items"
-                + self._not_checked(entry)
-            )
-            for d in entry["drift"]:
+            else:
+                found = [f"{len(drift)} difference(s)"]
+                if stray:
+                    found.append(f"{len(stray)} stray draft(s)")
+                self.stdout.write(
+                    f"{name}: "
+                    + self.style.ERROR(", ".join(found))
+                    + f" in {entry['checked']} synced items"
+                    + self._not_checked(entry)
+                )
+            for d in drift:
                 self.stdout.write(
                     f"  {d['kind']} {d['title']} (ERP id {d['erp_id']}): {d['problem']}"
+                )
+            if stray:
+                self.stdout.write("  Stray drafts (nothing in erpsync will post or remove them):")
+            for s in stray:
+                self.stdout.write(
+                    f"    ERP id {s['erp_id']} {s['reference']}, {s['description']}: {s['reason']}"
                 )
 
     @staticmethod
