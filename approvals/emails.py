@@ -22,6 +22,7 @@ from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from approvals.models import DigestDelivery, EventEmail
 from approvals.selectors import FILTERS
@@ -170,7 +171,8 @@ def _event_context(event: ErpEvent, item: ErpItem) -> dict[str, Any]:
         "item": item,
         "item_name": item_name(item, company),
         "project": item.erp_project,
-        "actor_name": display_name(event.actor),
+        # It starts a sentence; a user's own name is left as they wrote it.
+        "actor_name": event.actor_name if event.actor else capfirst(event.actor_name),
         "at": when(event.created_at),
     }
 

@@ -124,7 +124,11 @@ def _transition[Item: ErpItem](
             reason=reason or kwargs.get("error", ""),
             version=locked.erp_version,
             snapshot=snapshot,
-            details={k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
+            details={
+                **{k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
+                # No actor on purpose, unlike a user deleted since (ErpEvent.actor_name).
+                **({"by_ops": True} if as_system else {}),
+            },
         )
         publish(ItemTransitioned(item=locked, event=event, queue_export=export))
     return locked

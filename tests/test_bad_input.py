@@ -1,0 +1,212 @@
+"""Bad input, from a black-box look at every page: a 4xx with a readable reason, never a 500,
+and nothing changed. Each test names the defect it covers (issue 10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import reverse
+
+from approvals.emails import build_digest, rejection_email
+from erpsync.models import ErpEvent
+from erpsync.services import erp_accept, erp_reject, erp_send
+from invoicing.models import BillingPeriod, InvoiceLine, OwnerInvoice, PrimeContract
+from subjobs.models import SubJob
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+DELETED = "a deleted user"
+NUL_MESSAGE = "contains a character that cannot be stored"
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def text(response: Any) -> str:
+    return html.unescape(response.content.decode())
+
+
+def queue_url(company: Any, kind: str, filter_: str = "ready") -> str:
+    return reverse("erp_queue", args=[company.slug, kind, filter_])
+
+
+def preview_url(item: Any) -> str:
+    return reverse("erp_item", args=[item.erp_company.slug, item.erp_kind, item.pk])
+
+
+def decide_url(item: Any, decision: str) -> str:
+    return reverse("erp_decide", args=[item.erp_company.slug, item.erp_kind, item.pk, decision])
+
+
+def bulk_url(company: Any, kind: str = "sub_job") -> str:
+    return reverse("erp_bulk", args=[company.slug, kind])
+
+
+def fingerprint() -> tuple[Any, ...]:
+    """Everything a refused request must leave as it was."""
+    return (
+        tuple(
+            SubJob.objects.order_by("pk").values_list(
+                "code",
+                "name",
+                "status",
+                "erp_state",
+                "erp_version",
+                "erp_rejection_reason",
+                "erp_changed_at",
+            )
+        ),
+        tuple(
+            OwnerInvoice.objects.order_by("pk").values_list(
+                "number", "status", "billing_period", "erp_state", "erp_version", "erp_changed_at"
+            )
+        ),
+        tuple(
+            InvoiceLine.objects.order_by("pk").values_list(
+                "invoice",
+                "position",
+                "description",
+                "scheduled_value",
+                "work_completed_this_period",
+                "materials_stored",
+                "retainage_percent",
+                "amount_due",
+            )
+        ),
+        tuple(PrimeContract.objects.order_by("pk").values_list("number", "title", "status")),
+        tuple(BillingPeriod.objects.order_by("pk").values_list("number", "start_date")),
+        ErpEvent.objects.count(),
+    )
+
+
+@pytest.fixture
+def pending(sub_job: Any, drive: Any) -> Any:
+    return drive(sub_job, "pending")
+
+
+# ----- 1. a deleted user's name: "a deleted user", never a 500 ----------------------------
+
+
+@pytest.fixture
+def sent_by_a_deleted_user(project: Any, invoice: Any) -> dict[str, Any]:
+    """A pending sub job and a pending invoice whose sender's account was then deleted."""
+    sender = f.member(project, admin=True)
+    sub_job = erp_send(item=f.SubJobFactory(project=project, status="approved"), user=sender)
+    sent_invoice = erp_send(item=invoice, user=sender)
+    sender.delete()
+    sub_job.refresh_from_db()
+    sent_invoice.refresh_from_db()
+    assert sub_job.erp_sent_by is None and sent_invoice.erp_sent_by is None
+    return {"sub_job": sub_job, "owner_invoice": sent_invoice}
+
+
+@pytest.mark.parametrize("kind", ["sub_job", "owner_invoice"])
+def test_the_queue_and_preview_name_a_deleted_sender(
+    company: Any, approver: Any, sent_by_a_deleted_user: dict[str, Any], kind: str
+) -> None:
+    item = sent_by_a_deleted_user[kind]
+    client = client_for(approver)
+    queue = client.get(queue_url(company, kind))
+    assert queue.status_code == 200
+    assert DELETED in text(queue)
+    preview = client.get(preview_url(item))
+    assert preview.status_code == 200
+    assert f"sent by {DELETED}" in text(preview)
+    assert DELETED in text(preview)  # the history's Send row
+
+
+@pytest.mark.parametrize("kind", ["sub_job", "owner_invoice"])
+def test_an_htmx_refusal_row_names_a_deleted_sender(
+    company: Any, approver: Any, sent_by_a_deleted_user: dict[str, Any], kind: str
+) -> None:
+    item = sent_by_a_deleted_user[kind]
+    response = client_for(approver).post(
+        decide_url(item, "accept"), {"version": item.erp_version + 1}, **HTMX
+    )
+    assert response.status_code == 409
+    assert DELETED in text(response)
+
+
+def test_the_item_pages_name_a_deleted_sender(
+    project: Any, admin: Any, sent_by_a_deleted_user: dict[str, Any]
+) -> None:
+    client = client_for(admin)
+    for item in sent_by_a_deleted_user.values():
+        response = client.get(item.get_absolute_url())
+        assert response.status_code == 200, item
+        page = text(response)
+        assert f"by {DELETED} (version 1)" in page  # Last sent to ERP
+        assert f"by {DELETED}: retrieve it to edit." in page  # the lock banner
+    listing = client.get(reverse("sub_job_list", args=[project.pk]))
+    assert listing.status_code == 200
+
+
+def test_a_deleted_approver_is_named_in_ribbon_lists_history_and_refusals(
+    company: Any, project: Any, admin: Any, drive: Any
+) -> None:
+    gone = f.approver(company)
+    rejected = erp_reject(
+        item=erp_send(item=f.SubJobFactory(project=project, status="approved"), user=admin),
+        user=gone,
+        reason="Wrong cost code",
+    )
+    exporting = erp_accept(
+        item=erp_send(item=f.SubJobFactory(project=project, status="approved"), user=admin),
+        user=gone,
+        export=False,
+    )
+    synced = drive(f.SubJobFactory(project=project, status="approved"), "synced")
+    SubJob.objects.filter(pk=synced.pk).update(erp_accepted_by=gone)
+    gone.delete()
+    client = client_for(f.approver(company))
+
+    page = client_for(admin).get(rejected.get_absolute_url())
+    assert page.status_code == 200
+    assert f"Rejected by {DELETED}:" in text(page)
+    assert f"<td>{DELETED}</td>" in text(page)  # the history's Reject row
+
+    for filter_ in ("exporting", "synced", "history"):
+        response = client.get(queue_url(company, "sub_job", filter_))
+        assert response.status_code == 200, filter_
+        assert DELETED in text(response), filter_
+
+    response = client_for(admin).post(exporting.get_absolute_url() + "erp/retrieve/")
+    assert response.status_code == 409
+    assert f"accepted by {DELETED}" in text(response)
+
+
+def test_the_export_worker_is_still_named_erpsync(project: Any, admin: Any, drive: Any) -> None:
+    synced = drive(f.SubJobFactory(project=project, status="approved"), "synced")
+    event = ErpEvent.objects.get(
+        content_type=ContentType.objects.get_for_model(synced),
+        object_id=synced.pk,
+        action="mark_synced",
+    )
+    assert event.actor_name == "erpsync"
+
+
+def test_emails_name_a_deleted_user(
+    company: Any, project: Any, admin: Any, sent_by_a_deleted_user: dict[str, Any]
+) -> None:
+    digest = build_digest(company, dt.date.today())
+    senders = {entry.sent_by for kind in digest.kinds for entry in kind.pending}
+    assert senders == {DELETED}
+
+    gone = f.approver(company)
+    item = erp_send(item=f.SubJobFactory(project=project, status="approved"), user=admin)
+    erp_reject(item=item, user=gone, reason="Wrong cost code")
+    gone.delete()
+    event = ErpEvent.objects.filter(action="reject").latest("id")
+    message = rejection_email(event)
+    assert message is not None
+    assert message.body.startswith(f"A deleted user rejected sub job {item.code}")
