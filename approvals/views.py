@@ -192,7 +192,11 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    submitted = submitted_snapshot(item) if item.erp_version else None
+    if not item.erp_version:
+        # Nothing was ever submitted: there is nothing for an approver to review.
+        reason = f"This {item.erp_kind_label} has never been sent to the ERP Integrations tool."
+        return refused(request, [reason], 404, title="Never sent")
+    submitted = submitted_snapshot(item)
     fields = flatten(submitted.snapshot) if submitted and submitted.snapshot else {}
     context = _context(
         access,

@@ -210,3 +210,29 @@ def test_emails_name_a_deleted_user(
     message = rejection_email(event)
     assert message is not None
     assert message.body.startswith(f"A deleted user rejected sub job {item.code}")
+
+
+# ----- 2. a never-sent item in the approvers' tool ---------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sub_job", "invoice"])
+def test_the_preview_of_a_never_sent_item_is_a_readable_404(
+    request: pytest.FixtureRequest, company: Any, approver: Any, kind: str
+) -> None:
+    item = request.getfixturevalue(kind)
+    response = client_for(approver).get(preview_url(item))
+    assert response.status_code == 404
+    assert "has never been sent to the ERP Integrations tool" in text(response)
+
+
+@pytest.mark.parametrize("kind", ["sub_job", "invoice"])
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_accepting_a_never_sent_item_is_refused_409_with_the_reason(
+    request: pytest.FixtureRequest, approver: Any, kind: str, headers: dict[str, str]
+) -> None:
+    item = request.getfixturevalue(kind)
+    before = fingerprint()
+    response = client_for(approver).post(decide_url(item, "accept"), {"version": "0"}, **headers)
+    assert response.status_code == 409
+    assert "has not been sent to ERP" in text(response)
+    assert fingerprint() == before
