@@ -175,8 +175,7 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect(back)
+        return refused(request, error.messages, 422)
     level = messages.SUCCESS if all(o.done for o in outcomes) else messages.WARNING
     messages.add_message(request, level, summary(outcomes, decision))
     return redirect(back)

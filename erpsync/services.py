@@ -28,6 +28,28 @@ from erpsync.states import (
 )
 
 REASON_MAX = 2000
+# PostgreSQL text cannot hold NUL. Form CharFields refuse it already (Django's
+# ProhibitNullCharactersValidator); these checks cover text that reaches a service otherwise.
+NUL = "\x00"
+
+
+def require_storable(**texts: str) -> None:
+    """Refuse, at the field it came in, text the database cannot store."""
+    errors = {
+        name: (
+            f"The {name.replace('_', ' ')} contains a character that cannot be stored "
+            "(a NUL character): remove it and try again."
+        )
+        for name, value in texts.items()
+        if NUL in (value or "")
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def storable(text: str) -> str:
+    """The ERP's own words (errors, ids) are kept, not refused: NUL becomes U+FFFD."""
+    return (text or "").replace(NUL, "\ufffd")
 
 
 def _lock[Item: ErpItem](item: Item) -> Item:
@@ -104,6 +126,7 @@ def _transition[Item: ErpItem](
         from_state = locked.erp_state
         now = timezone.now()
         if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
+            kwargs = {k: storable(v) if k in ("erp_id", "error") else v for k, v in kwargs.items()}
             # The adapter's key only goes into the audit row.
             getattr(locked, action.value)(
                 at=now, **{k: v for k, v in kwargs.items() if k != "adapter"}
@@ -136,6 +159,7 @@ def _transition[Item: ErpItem](
 
 def _clean_reason(item: ErpItem, reason: str) -> str:
     reason = (reason or "").strip()
+    require_storable(reason=reason)
     if item.erp_state == ErpState.PENDING and not reason:
         raise ValidationError(
             {"reason": f"Enter a reason: the sender needs it to fix the {item.erp_kind_label}."}

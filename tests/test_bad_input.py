@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from approvals.emails import build_digest, rejection_email
+from erpsync.adapters.base import PermanentErpError
 from erpsync.models import ErpEvent
-from erpsync.services import erp_accept, erp_reject, erp_send
+from erpsync.services import erp_accept, erp_mark_export_failed, erp_reject, erp_send
 from invoicing.models import BillingPeriod, InvoiceLine, OwnerInvoice, PrimeContract
 from subjobs.models import SubJob
 from tests import factories as f
@@ -235,4 +236,123 @@ def test_accepting_a_never_sent_item_is_refused_409_with_the_reason(
     response = client_for(approver).post(decide_url(item, "accept"), {"version": "0"}, **headers)
     assert response.status_code == 409
     assert "has not been sent to ERP" in text(response)
+    assert fingerprint() == before
+
+
+# ----- 3. NUL characters in free text -----------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_a_nul_in_a_reject_reason_is_a_422_at_the_field(
+    approver: Any, pending: Any, headers: dict[str, str]
+) -> None:
+    before = fingerprint()
+    response = client_for(approver).post(
+        decide_url(pending, "reject"), {"reason": "Wrong\x00 code"}, **headers
+    )
+    assert response.status_code == 422
+    assert NUL_MESSAGE in text(response)
+    if headers:
+        assert "data-reason-error" in text(response)
+    assert fingerprint() == before
+
+
+def test_a_nul_in_a_bulk_reject_reason_is_a_422_and_rejects_nothing(
+    company: Any, approver: Any, pending: Any
+) -> None:
+    before = fingerprint()
+    response = client_for(approver).post(
+        bulk_url(company),
+        {"decision": "reject", "selected": [f"{pending.pk}:1"], "reason": "No\x00"},
+    )
+    assert response.status_code == 422
+    assert NUL_MESSAGE in text(response)
+    assert fingerprint() == before
+
+
+def test_an_erp_message_with_a_nul_is_kept_without_it(sub_job: Any, drive: Any) -> None:
+    """The ERP's own words reach the database without a form: a NUL must not stop the worker."""
+    accepted = drive(sub_job, "accepted")
+    failed = erp_mark_export_failed(item=accepted, error="Period\x00closed")
+    failed.refresh_from_db()
+    assert failed.erp_state == "export_failed"
+    assert failed.erp_error == "Period\ufffdclosed"
+    assert ErpEvent.objects.latest("id").reason == "Period\ufffdclosed"
+    assert PermanentErpError("Period\x00closed").message == "Period\ufffdclosed"
+
+
+def _page_posts(project: Any, invoice: Any, sub_job: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every page form with free text, with a NUL in one of its fields."""
+    contract = invoice.prime_contract
+    p = project.pk
+    period = {"start_date": "2026-12-01", "end_date": "2026-12-31", "due_date": "2027-01-31"}
+    contract_fields = {"number": "PC-9", "title": "T", "owner_client": "O", "status": "draft"}
+    new_invoice = reverse("contract_invoices", args=[p, contract.pk])
+    return [
+        (reverse("sub_job_list", args=[p]), {"code": "01\x00", "name": "A"}),
+        (reverse("sub_job_list", args=[p]), {"code": "01-9", "name": "A\x00"}),
+        (reverse("sub_job_rename", args=[p, sub_job.pk]), {"name": "B\x00"}),
+        (reverse("contract_list", args=[p]), {**contract_fields, "number": "P\x00"}),
+        (reverse("contract_list", args=[p]), {**contract_fields, "title": "T\x00"}),
+        (reverse("contract_list", args=[p]), {**contract_fields, "owner_client": "\x00"}),
+        (reverse("contract_detail", args=[p, contract.pk]), {"status": "approved\x00"}),
+        (new_invoice, {"number": "I\x00", "status": "draft"}),
+        (reverse("invoicing", args=[p]), {**period, "number": "7\x00"}),
+        (reverse("invoicing", args=[p]), {**period, "number": "7", "start_date": "\x00"}),
+    ]
+
+
+def test_a_nul_in_any_page_form_is_a_422_and_saves_nothing(
+    project: Any, admin: Any, invoice: Any, sub_job: Any
+) -> None:
+    client = client_for(admin)
+    for url, data in _page_posts(project, invoice, sub_job):
+        before = fingerprint()
+        response = client.post(url, data)
+        assert response.status_code == 422, (url, data)
+        assert fingerprint() == before, (url, data)
+
+
+def invoice_edit_url(invoice: Any) -> str:
+    return reverse("invoice_edit", args=[invoice.prime_contract.project_id, invoice.pk])
+
+
+def invoice_edit_data(invoice: Any) -> dict[str, Any]:
+    """What the invoice's Edit form submits unchanged, with its two blank extra rows."""
+    lines = list(invoice.lines.order_by("position", "id"))
+    data: dict[str, Any] = {
+        "number": invoice.number,
+        "billing_period": invoice.billing_period_id or "",
+        "status": invoice.status,
+        "lines-TOTAL_FORMS": len(lines) + 2,
+        "lines-INITIAL_FORMS": len(lines),
+        "lines-MIN_NUM_FORMS": 0,
+        "lines-MAX_NUM_FORMS": 1000,
+    }
+    for i, line in enumerate(lines):
+        data |= {
+            f"lines-{i}-id": line.pk,
+            f"lines-{i}-description": line.description,
+            f"lines-{i}-scheduled_value": line.scheduled_value,
+            f"lines-{i}-work_completed_this_period": line.work_completed_this_period,
+            f"lines-{i}-materials_stored": line.materials_stored,
+            f"lines-{i}-retainage_percent": line.retainage_percent,
+        }
+    for i in range(len(lines), len(lines) + 2):
+        data |= {f"lines-{i}-id": ""}
+    return data
+
+
+@pytest.mark.parametrize(
+    "field", ["number", "lines-0-description", "lines-2-description"], ids=lambda s: s
+)
+def test_a_nul_on_the_invoice_edit_form_is_a_422_at_the_field(
+    admin: Any, invoice: Any, field: str
+) -> None:
+    data = invoice_edit_data(invoice)
+    data[field] = "Text\x00"
+    before = fingerprint()
+    response = client_for(admin).post(invoice_edit_url(invoice), data)
+    assert response.status_code == 422
+    assert f'data-error-for="{field}"' in text(response)
     assert fingerprint() == before
