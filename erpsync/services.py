@@ -276,10 +276,18 @@ def assign_fields(obj: Any, fields: dict[str, Any], *, allowed: set[str]) -> dic
     changes: dict[str, list[str]] = {}
     for name, value in fields.items():
         old = getattr(obj, name)
-        if old != value:
+        if _differs(old, value):
             changes[name] = [_audit_value(old), _audit_value(value)]
             setattr(obj, name, value)
     return changes
+
+
+def _differs(old: Any, new: Any) -> bool:
+    try:
+        return bool(old != new)
+    except ArithmeticError:
+        # A signalling NaN compares with nothing; the model's validation refuses it next.
+        return True
 
 
 def _audit_value(value: Any) -> str:

@@ -184,6 +184,13 @@ _LINE_FIELDS = {
 }
 
 
+def _clean_line(line: InvoiceLine) -> None:
+    # The entered fields first: compute() cannot do arithmetic on NaN or Infinity.
+    line.clean_fields(exclude=["invoice", "retainage_amount", "amount_due"])
+    line.compute()
+    line.full_clean()
+
+
 @transaction.atomic
 def invoice_line_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> InvoiceLine:
     locked = _locked_invoice(invoice, user)
@@ -192,8 +199,7 @@ def invoice_line_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> Invo
     if "position" not in fields:
         fields["position"] = locked.lines.count() + 1
     line = InvoiceLine(invoice=locked, **fields)
-    line.compute()
-    line.full_clean()
+    _clean_line(line)
     line.save()
     record_edit(item=locked, user=user, changes={"lines": ["", f"added {line.description}"]})
     return line
@@ -205,8 +211,7 @@ def invoice_line_update(*, line: InvoiceLine, user: Any, **fields: Any) -> Invoi
     line = InvoiceLine.objects.get(pk=line.pk, invoice=locked)
     changes = assign_fields(line, fields, allowed=_LINE_FIELDS)
     if changes:
-        line.compute()
-        line.full_clean()
+        _clean_line(line)
         line.save()
         record_edit(
             item=locked,

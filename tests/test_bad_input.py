@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -17,6 +19,7 @@ from erpsync.adapters.base import PermanentErpError
 from erpsync.models import ErpEvent
 from erpsync.services import erp_accept, erp_mark_export_failed, erp_reject, erp_send
 from invoicing.models import BillingPeriod, InvoiceLine, OwnerInvoice, PrimeContract
+from invoicing.services import invoice_line_add, invoice_line_update
 from subjobs.models import SubJob
 from tests import factories as f
 
@@ -355,4 +358,51 @@ def test_a_nul_on_the_invoice_edit_form_is_a_422_at_the_field(
     response = client_for(admin).post(invoice_edit_url(invoice), data)
     assert response.status_code == 422
     assert f'data-error-for="{field}"' in text(response)
+    assert fingerprint() == before
+
+
+# ----- 4. special decimals in an amount ---------------------------------------------------
+
+SPECIAL_NUMBERS = ["sNaN", "NaN", "-sNaN", "Infinity", "-Infinity", "inf", "1e999999", "1E+30"]
+
+
+@pytest.mark.parametrize("value", SPECIAL_NUMBERS)
+@pytest.mark.parametrize(
+    "field",
+    [
+        "lines-0-scheduled_value",
+        "lines-0-work_completed_this_period",
+        "lines-1-materials_stored",
+        "lines-1-retainage_percent",
+        "lines-2-work_completed_this_period",
+    ],
+)
+def test_a_special_number_in_an_amount_is_a_field_error_and_saves_nothing(
+    admin: Any, invoice: Any, field: str, value: str
+) -> None:
+    data = invoice_edit_data(invoice)
+    data[field] = value
+    if field.startswith("lines-2-"):
+        data["lines-2-description"] = "New line"
+    before = fingerprint()
+    response = client_for(admin).post(invoice_edit_url(invoice), data)
+    assert response.status_code == 422
+    assert f'data-error-for="{field}"' in text(response)
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("value", ["sNaN", "NaN", "Infinity"])
+def test_the_line_services_refuse_a_number_that_is_not_finite(
+    admin: Any, invoice: Any, value: str
+) -> None:
+    """The services are the last word: they refuse it at the field, not with InvalidOperation."""
+    before = fingerprint()
+    with pytest.raises(ValidationError) as refused:
+        invoice_line_add(
+            invoice=invoice, user=admin, description="X", materials_stored=Decimal(value)
+        )
+    assert "materials_stored" in refused.value.message_dict
+    line = invoice.lines.first()
+    with pytest.raises(ValidationError):
+        invoice_line_update(line=line, user=admin, retainage_percent=Decimal(value))
     assert fingerprint() == before
