@@ -11,7 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,7 +22,7 @@ from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
 from erpsync.selectors import erp_history, submitted_snapshot
 from erpsync.states import ErpActionRefused, ErpState
-from erpsync.web import refused
+from erpsync.web import next_url, refused
 from projects.permissions import APPROVER_REQUIRED
 
 
@@ -68,13 +67,6 @@ def erp_queue(request: HttpRequest, slug: str, kind: str, filter_key: str) -> Ht
     return render(request, "approvals/queue.html", _context(access, tab, filter=filter_, page=page))
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
-    candidate = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(candidate, {request.get_host()}):
-        return candidate
-    return default
-
-
 def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
     access = erp_tool_access(request.user, slug)
     if not access.can_decide:
@@ -100,7 +92,7 @@ def erp_decide(
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     reason = request.POST.get("reason", "")
     try:
         item = decide(
@@ -153,7 +145,7 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Accept or reject the selected rows, each on its own; report what happened to each."""
     access = _approver(request, slug)
     tab = kind_for(access.company, kind)
-    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "reject"):
         return refused(request, ["Choose Accept selected or Reject selected."], 400)

@@ -406,3 +406,75 @@ def test_the_line_services_refuse_a_number_that_is_not_finite(
     with pytest.raises(ValidationError):
         invoice_line_update(line=line, user=admin, retainage_percent=Decimal(value))
     assert fingerprint() == before
+
+
+# ----- 5. next and Referer: only this site's own pages ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["javascript:alert(1)", "https://evil.example/", "//evil.example/x", "/\\evil.example"],
+)
+def test_sub_job_approve_never_redirects_off_site(project: Any, admin: Any, next_url: str) -> None:
+    draft = f.SubJobFactory(project=project)
+    url = reverse("sub_job_approve", args=[project.pk, draft.pk])
+    response = client_for(admin).post(url, {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("sub_job_list", args=[project.pk])
+
+
+def test_sub_job_approve_follows_a_next_on_this_site(project: Any, admin: Any) -> None:
+    draft = f.SubJobFactory(project=project)
+    url = reverse("sub_job_approve", args=[project.pk, draft.pk])
+    response = client_for(admin).post(url, {"next": draft.get_absolute_url()})
+    assert response.status_code == 302 and response["Location"] == draft.get_absolute_url()
+
+
+@pytest.mark.parametrize(
+    "next_url", ["javascript:alert(1)", "https://evil.example/", "http://testserver/x"]
+)
+def test_decisions_never_redirect_off_site(
+    company: Any, approver: Any, pending: Any, next_url: str
+) -> None:
+    """http://testserver is this host but not HTTPS when the request came over HTTPS."""
+    client = client_for(approver)
+    response = client.post(
+        decide_url(pending, "reject"), {"reason": "No", "next": next_url}, secure=True
+    )
+    assert response.status_code == 302
+    assert response["Location"] == queue_url(company, "sub_job")
+
+
+@pytest.mark.parametrize(
+    "next_url", ["javascript:alert(1)", "https://evil.example/", "http://testserver/x"]
+)
+def test_bulk_decisions_never_redirect_off_site(
+    company: Any, approver: Any, pending: Any, next_url: str
+) -> None:
+    response = client_for(approver).post(
+        bulk_url(company),
+        {"decision": "accept", "selected": [f"{pending.pk}:1"], "next": next_url},
+        secure=True,
+    )
+    assert response.status_code == 302
+    assert response["Location"] == queue_url(company, "sub_job")
+
+
+@pytest.mark.parametrize("referer", ["javascript:alert(1)", "https://evil.example/page"])
+def test_a_refusal_page_links_back_only_to_this_site(
+    admin: Any, sub_job: Any, referer: str
+) -> None:
+    response = client_for(admin).post(
+        sub_job.get_absolute_url() + "erp/retrieve/", HTTP_REFERER=referer
+    )
+    assert response.status_code == 409
+    assert referer not in response.content.decode()
+
+
+def test_a_refusal_page_links_back_to_the_page_it_came_from(admin: Any, sub_job: Any) -> None:
+    back = sub_job.get_absolute_url()
+    response = client_for(admin).post(
+        back + "erp/retrieve/", HTTP_REFERER=f"http://testserver{back}"
+    )
+    assert response.status_code == 409
+    assert f'href="http://testserver{back}"' in response.content.decode()
