@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -74,9 +75,37 @@ def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
     return access
 
 
+# ASCII digits only: str.isdigit() also takes Arabic-Indic digits or "²", which int() reads
+# or refuses. A version or id of more digits than this is no row of ours.
+_NUMBER = re.compile(r"[0-9]{1,18}")
+BAD_VERSION = (
+    "The version you reviewed did not come with the request, or is not a version number: "
+    "reload the page and review it again."
+)
+BAD_SELECTION = (
+    "A selected row did not come as an item and its version: reload the page and select again."
+)
+
+
+def _number(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and _NUMBER.fullmatch(raw) else None
+
+
 def _version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    """The version an Accept decides: the pages always send the one they show."""
+    return _number(request.POST.get("version"))
+
+
+def _selection(values: list[str]) -> dict[int, int | None] | None:
+    """{item id: version} from the bulk form's `<id>:<version>` values; None if one is not."""
+    versions: dict[int, int | None] = {}
+    for value in values:
+        item_id, _, version = value.partition(":")
+        number, seen = _number(item_id), _number(version)
+        if number is None or seen is None:
+            return None
+        versions[number] = seen
+    return versions
 
 
 @login_required
@@ -94,13 +123,17 @@ def erp_decide(
         raise Http404("No such item.")
     back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     reason = request.POST.get("reason", "")
+    version = _version(request)
+    if decision == "accept" and version is None:
+        # Accepting without the version reviewed would skip the stale-page check.
+        return _row_or_page(request, access, tab, item, [BAD_VERSION], 422)
     try:
         item = decide(
             item=item,
             user=request.user,
             decision=decision,
             reason=reason,
-            version=_version(request),
+            version=version if decision == "accept" else None,
         )
     except ErpActionRefused as refusal:
         return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
@@ -149,11 +182,9 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "reject"):
         return refused(request, ["Choose Accept selected or Reject selected."], 400)
-    versions: dict[int, int | None] = {}
-    for value in request.POST.getlist("selected"):
-        item_id, _, version = value.partition(":")
-        if item_id.isdigit():
-            versions[int(item_id)] = int(version) if version.isdigit() else None
+    versions = _selection(request.POST.getlist("selected"))
+    if versions is None:
+        return refused(request, [BAD_SELECTION], 422)
     if not versions:
         messages.error(request, "Select at least one item.")
         return redirect(back)

@@ -478,3 +478,63 @@ def test_a_refusal_page_links_back_to_the_page_it_came_from(admin: Any, sub_job:
     )
     assert response.status_code == 409
     assert f'href="http://testserver{back}"' in response.content.decode()
+
+
+# ----- 6. the version an approver accepts -------------------------------------------------
+
+BAD_VERSIONS = ["-1", "abc", "", " ", "١", "1.0", "+1", "1e0", "0x1", " 1", "1 ", "²", "1\x00"]
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+@pytest.mark.parametrize("version", BAD_VERSIONS)
+def test_accept_with_an_invalid_version_is_refused_and_changes_nothing(
+    approver: Any, pending: Any, version: str, headers: dict[str, str]
+) -> None:
+    before = fingerprint()
+    response = client_for(approver).post(
+        decide_url(pending, "accept"), {"version": version}, **headers
+    )
+    assert response.status_code == 422
+    assert "version" in text(response) and "reload the page" in text(response).lower()
+    assert fingerprint() == before
+
+
+def test_accept_without_a_version_is_refused(approver: Any, pending: Any) -> None:
+    before = fingerprint()
+    response = client_for(approver).post(decide_url(pending, "accept"))
+    assert response.status_code == 422
+    assert fingerprint() == before
+
+
+def test_accept_with_the_version_shown_in_ascii_digits_is_done(approver: Any, pending: Any) -> None:
+    response = client_for(approver).post(decide_url(pending, "accept"), {"version": "1"})
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.erp_state == "accepted"
+
+
+@pytest.mark.parametrize(
+    "selected",
+    [["{pk}:-1"], ["{pk}:abc"], ["{pk}:"], ["{pk}"], ["{pk}:١"], ["١:1"], ["x:1"], ["{pk}:1:2"]],
+)
+def test_bulk_accept_with_an_invalid_selection_is_refused_and_changes_nothing(
+    company: Any, approver: Any, pending: Any, selected: list[str]
+) -> None:
+    before = fingerprint()
+    values = [value.format(pk=pending.pk) for value in selected]
+    response = client_for(approver).post(
+        bulk_url(company), {"decision": "accept", "selected": values}
+    )
+    assert response.status_code == 422
+    assert "reload the page" in text(response).lower()
+    assert fingerprint() == before
+
+
+def test_the_pages_send_the_version_with_every_accept(
+    company: Any, approver: Any, pending: Any
+) -> None:
+    client = client_for(approver)
+    for url in (queue_url(company, "sub_job"), preview_url(pending)):
+        page = client.get(url).content.decode()
+        assert 'name="version" value="1"' in page, url
+    assert f'value="{pending.pk}:1"' in client.get(queue_url(company, "sub_job")).content.decode()
