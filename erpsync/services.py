@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -254,6 +254,21 @@ def locked_for_edit[Item: ErpItem](item: Item) -> Item:
     locked = _lock(item)
     locked.erp_assert_editable()
     return locked
+
+
+def require_model_permission(user: Any, action: str, model: type[Any]) -> None:
+    """The Django admin's own rule for a write: staff with the model's add, change or delete
+    permission. It stands in for the project's permission there; the lock, the validation and
+    the audit row stay the pages' own."""
+    opts = model._meta
+    if not (
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+    ):
+        raise PermissionDenied(
+            f"You need the admin's {action} permission on {opts.verbose_name_plural}."
+        )
 
 
 def record_edit(

@@ -86,6 +86,11 @@ class BillingPeriod(models.Model):
     def __str__(self) -> str:
         return f"Period {self.number} ({self.start_date:%d %b %Y} – {self.end_date:%d %b %Y})"
 
+    def clean(self) -> None:
+        # The end-before-start rule is the check constraint, validated with the fields.
+        if self.start_date and self.due_date and self.due_date < self.start_date:
+            raise ValidationError({"due_date": "The due date cannot be before the period starts."})
+
 
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
