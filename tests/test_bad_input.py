@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from approvals.emails import build_digest, rejection_email
 from erpsync.adapters.base import PermanentErpError
 from erpsync.models import ErpEvent
-from erpsync.services import erp_accept, erp_mark_export_failed, erp_reject, erp_send
+from erpsync.services import (
+    REASON_MAX,
+    erp_accept,
+    erp_mark_export_failed,
+    erp_reject,
+    erp_send,
+)
 from invoicing.models import BillingPeriod, InvoiceLine, OwnerInvoice, PrimeContract
 from invoicing.services import invoice_line_add, invoice_line_update
 from subjobs.models import SubJob
@@ -538,3 +548,159 @@ def test_the_pages_send_the_version_with_every_accept(
         page = client.get(url).content.decode()
         assert 'name="version" value="1"' in page, url
     assert f'value="{pending.pk}:1"' in client.get(queue_url(company, "sub_job")).content.decode()
+
+
+# ----- 7. any input at all: never a 5xx, and a refusal changes nothing ---------------------
+
+# Form data cannot carry lone surrogates; everything else can arrive.
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+SPECIALS = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "sNaN",
+    "-sNaN",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999999",
+    "-1e999999",
+    "1E+30",
+    "١",
+    "١٢٣",
+    "²",
+    "１",
+    "-1",
+    "0",
+    "1",
+    "01",
+    "+1",
+    "1.0",
+    "0x1",
+    "1_000",
+    "1\n",
+    "9" * 30,
+    "9" * 5000,
+    "\u200b1",
+]
+ANY = st.one_of(st.sampled_from(SPECIALS), TEXT)
+NUMBERISH = st.one_of(
+    st.sampled_from(SPECIALS),
+    st.integers().map(str),
+    st.decimals().map(str),
+    st.floats().map(str),
+    TEXT,
+)
+PROPERTY = settings(
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def post_and_check(client: Client, url: str, data: dict[str, Any], *, htmx: bool) -> int:
+    """POST inside a savepoint that is rolled back, so every example starts from the same
+    rows: never a 5xx; a 4xx leaves everything as it was. Returns the status."""
+    with transaction.atomic():
+        before = fingerprint()
+        response = client.post(url, data, **(HTMX if htmx else {}))
+        assert response.status_code < 500, (data, response.status_code)
+        if 400 <= response.status_code < 500:
+            assert fingerprint() == before, data
+        transaction.set_rollback(True)
+    return response.status_code
+
+
+def quiet_client(user: Any) -> Client:
+    """A 500 comes back as a response to assert on, not as the view's exception."""
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+@PROPERTY
+@given(reason=ANY, htmx=st.booleans())
+@example(reason="Wrong\x00code", htmx=False)
+@example(reason="Wrong\x00code", htmx=True)
+def test_any_reject_reason(approver: Any, pending: Any, reason: str, htmx: bool) -> None:
+    status = post_and_check(
+        quiet_client(approver), decide_url(pending, "reject"), {"reason": reason}, htmx=htmx
+    )
+    done = status < 400
+    kept = reason.strip()
+    assert done == bool(kept and "\x00" not in kept and len(kept) <= REASON_MAX), status
+
+
+@PROPERTY
+@given(version=st.one_of(st.none(), NUMBERISH), htmx=st.booleans())
+@example(version="²", htmx=False)
+@example(version="١", htmx=False)
+@example(version="-1", htmx=True)
+@example(version="abc", htmx=False)
+@example(version="", htmx=False)
+@example(version="9" * 5000, htmx=False)
+def test_any_accept_version(approver: Any, pending: Any, version: str | None, htmx: bool) -> None:
+    """Accepted only with the version shown, in ASCII digits; anything else is refused."""
+    data = {} if version is None else {"version": version}
+    status = post_and_check(quiet_client(approver), decide_url(pending, "accept"), data, htmx=htmx)
+    # The pages send ASCII digits; anything longer than 18 of them is no version of ours.
+    shown = version is not None and re.fullmatch(r"[0-9]{1,18}", version) is not None
+    done = status < 400
+    assert done == (shown and int(version or 0) == pending.erp_version), (version, status)
+
+
+@PROPERTY
+@given(
+    decision=st.one_of(st.sampled_from(["accept", "reject"]), TEXT),
+    selected=st.lists(
+        st.one_of(
+            ANY,
+            st.tuples(st.sampled_from(["{pk}", *SPECIALS]), NUMBERISH).map(":".join),
+            st.just("{pk}:1"),
+        ),
+        max_size=4,
+    ),
+    reason=ANY,
+)
+@example(decision="reject", selected=["{pk}:1"], reason="No\x00")
+@example(decision="accept", selected=["{pk}:²"], reason="")
+@example(decision="accept", selected=["{pk}:abc"], reason="")
+def test_any_bulk_selection(
+    company: Any, approver: Any, pending: Any, decision: str, selected: list[str], reason: str
+) -> None:
+    data = {
+        "decision": decision,
+        "selected": [value.replace("{pk}", str(pending.pk)) for value in selected],
+        "reason": reason,
+    }
+    post_and_check(quiet_client(approver), bulk_url(company), data, htmx=False)
+
+
+EDIT_FIELDS = [
+    "number",
+    "status",
+    "billing_period",
+    "lines-0-description",
+    "lines-0-scheduled_value",
+    "lines-0-work_completed_this_period",
+    "lines-1-materials_stored",
+    "lines-1-retainage_percent",
+    "lines-1-DELETE",
+    "lines-0-id",
+    "lines-2-description",
+    "lines-2-work_completed_this_period",
+    "lines-TOTAL_FORMS",
+    "lines-INITIAL_FORMS",
+]
+
+
+@PROPERTY
+@given(changes=st.dictionaries(st.sampled_from(EDIT_FIELDS), NUMBERISH, max_size=4))
+@example(changes={"lines-0-scheduled_value": "sNaN"})
+@example(changes={"lines-2-description": "New", "lines-2-work_completed_this_period": "-sNaN"})
+@example(changes={"lines-0-description": "a\x00b"})
+def test_any_invoice_edit(admin: Any, invoice: Any, changes: dict[str, str]) -> None:
+    data = invoice_edit_data(invoice) | changes
+    post_and_check(quiet_client(admin), invoice_edit_url(invoice), data, htmx=False)
