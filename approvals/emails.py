@@ -17,9 +17,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.text import capfirst
 
 from approvals.selectors import FILTERS
-from erpsync.models import ErpEvent, ErpItem, OutboxEmail, display_name, when
+from erpsync.models import ErpEvent, ErpItem, OutboxEmail, when
 from erpsync.outbox import Recipient
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
@@ -156,7 +157,8 @@ def _event_context(event: ErpEvent, item: ErpItem) -> dict[str, Any]:
         "item": item,
         "item_name": item_name(item, company),
         "project": item.erp_project,
-        "actor_name": display_name(event.actor),
+        # It starts a sentence; a user's own name is left as they wrote it.
+        "actor_name": event.actor_name if event.actor else capfirst(event.actor_name),
         "at": when(event.created_at),
     }
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from approvals.kinds import Kind
 from erpsync.models import ErpItem
-from erpsync.services import erp_accept, erp_reject, erp_retry_export
+from erpsync.services import erp_accept, erp_reject, erp_retry_export, require_storable
 from erpsync.states import ErpActionRefused
 from projects.models import Company
 
@@ -47,8 +47,12 @@ def decide_many(
     reason: str = "",
 ) -> list[Outcome]:
     """Decide each selected item on its own: one refusal never undoes the others."""
-    if decision == "reject" and not reason.strip():
-        raise ValidationError({"reason": "Enter a reason: the senders need it to fix their items."})
+    if decision == "reject":
+        if not reason.strip():
+            raise ValidationError(
+                {"reason": "Enter a reason: the senders need it to fix their items."}
+            )
+        require_storable(reason=reason)
     items = {item.pk: item for item in kind.model.erp_queue(company).filter(pk__in=versions)}
     outcomes = []
     for item_id, version in versions.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -11,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,7 +23,7 @@ from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
 from erpsync.selectors import erp_history, submitted_snapshot
 from erpsync.states import ErpActionRefused, ErpState
-from erpsync.web import refused
+from erpsync.web import next_url, refused
 from projects.permissions import APPROVER_REQUIRED
 
 
@@ -68,13 +68,6 @@ def erp_queue(request: HttpRequest, slug: str, kind: str, filter_key: str) -> Ht
     return render(request, "approvals/queue.html", _context(access, tab, filter=filter_, page=page))
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
-    candidate = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(candidate, {request.get_host()}):
-        return candidate
-    return default
-
-
 def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
     access = erp_tool_access(request.user, slug)
     if not access.can_decide:
@@ -82,9 +75,37 @@ def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
     return access
 
 
+# ASCII digits only: str.isdigit() also takes Arabic-Indic digits or "²", which int() reads
+# or refuses. A version or id of more digits than this is no row of ours.
+_NUMBER = re.compile(r"[0-9]{1,18}")
+BAD_VERSION = (
+    "The version you reviewed did not come with the request, or is not a version number: "
+    "reload the page and review it again."
+)
+BAD_SELECTION = (
+    "A selected row did not come as an item and its version: reload the page and select again."
+)
+
+
+def _number(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and _NUMBER.fullmatch(raw) else None
+
+
 def _version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    """The version an Accept decides: the pages always send the one they show."""
+    return _number(request.POST.get("version"))
+
+
+def _selection(values: list[str]) -> dict[int, int | None] | None:
+    """{item id: version} from the bulk form's `<id>:<version>` values; None if one is not."""
+    versions: dict[int, int | None] = {}
+    for value in values:
+        item_id, _, version = value.partition(":")
+        number, seen = _number(item_id), _number(version)
+        if number is None or seen is None:
+            return None
+        versions[number] = seen
+    return versions
 
 
 @login_required
@@ -100,15 +121,19 @@ def erp_decide(
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     reason = request.POST.get("reason", "")
+    version = _version(request)
+    if decision == "accept" and version is None:
+        # Accepting without the version reviewed would skip the stale-page check.
+        return _row_or_page(request, access, tab, item, [BAD_VERSION], 422)
     try:
         item = decide(
             item=item,
             user=request.user,
             decision=decision,
             reason=reason,
-            version=_version(request),
+            version=version if decision == "accept" else None,
         )
     except ErpActionRefused as refusal:
         return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
@@ -153,15 +178,13 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Accept or reject the selected rows, each on its own; report what happened to each."""
     access = _approver(request, slug)
     tab = kind_for(access.company, kind)
-    back = _next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "reject"):
         return refused(request, ["Choose Accept selected or Reject selected."], 400)
-    versions: dict[int, int | None] = {}
-    for value in request.POST.getlist("selected"):
-        item_id, _, version = value.partition(":")
-        if item_id.isdigit():
-            versions[int(item_id)] = int(version) if version.isdigit() else None
+    versions = _selection(request.POST.getlist("selected"))
+    if versions is None:
+        return refused(request, [BAD_SELECTION], 422)
     if not versions:
         messages.error(request, "Select at least one item.")
         return redirect(back)
@@ -175,8 +198,7 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect(back)
+        return refused(request, error.messages, 422)
     level = messages.SUCCESS if all(o.done for o in outcomes) else messages.WARNING
     messages.add_message(request, level, summary(outcomes, decision))
     return redirect(back)
@@ -192,7 +214,11 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    submitted = submitted_snapshot(item) if item.erp_version else None
+    if not item.erp_version:
+        # Nothing was ever submitted: there is nothing for an approver to review.
+        reason = f"This {item.erp_kind_label} has never been sent to the ERP Integrations tool."
+        return refused(request, [reason], 404, title="Never sent")
+    submitted = submitted_snapshot(item)
     fields = flatten(submitted.snapshot) if submitted and submitted.snapshot else {}
     context = _context(
         access,

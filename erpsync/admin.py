@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.http import HttpRequest
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponse
 
 from erpsync.models import ErpEvent, ExportAttempt, OutboxEmail, SandboxCall, SandboxRecord
+from erpsync.states import ItemLocked
+from erpsync.web import locked, refused
 
 ERP_READONLY_FIELDS = (
     "erp_state",
@@ -16,6 +21,9 @@ ERP_READONLY_FIELDS = (
     "erp_error",
     "erp_sent_at",
     "erp_sent_by",
+    "erp_accepted_at",
+    "erp_accepted_by",
+    "erp_export_attempts",
     "erp_changed_at",
     "erp_changed_by",
 )
@@ -35,8 +43,93 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ErpItemAdminMixin:
-    """Items with the ERP tool are read-only here too: the admin must not bypass the lock."""
+def _refusing(view: Callable[..., HttpResponse], request: HttpRequest, *args: Any) -> HttpResponse:
+    """Run an admin view in one transaction; a service's refusal undoes all of it and answers
+    with its reason (409 locked, 422 invalid) instead of a 500."""
+    try:
+        with transaction.atomic():
+            return view(request, *args)
+    except ItemLocked as error:
+        return locked(request, error)
+    except ValidationError as error:
+        return refused(request, error.messages, 422, title="Not saved")
+
+
+class ServiceAdminMixin:
+    """Every write of this admin goes through the app's admin services (which check the
+    admin's own permission, then the same lock, validation and audit row as the pages):
+    add, change, delete, bulk delete and, through save_formset, inlines.
+
+    `placed_by` is the foreign key that places a row (an item's project or contract, a line's
+    invoice): chosen on add, never changed after, so nothing moves between parents here.
+    """
+
+    placed_by: ClassVar[str]
+    editable_fields: ClassVar[frozenset[str]]
+
+    def service_create(self, request: HttpRequest, data: dict[str, Any]) -> models.Model:
+        raise NotImplementedError
+
+    def service_update(
+        self, request: HttpRequest, obj: Any, changes: dict[str, Any]
+    ) -> models.Model:
+        raise NotImplementedError
+
+    def service_delete(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        fields = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        return (*fields, self.placed_by) if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            changes = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in self.editable_fields
+            }
+            self.service_update(request, obj, changes)
+        else:
+            saved = self.service_create(request, form.cleaned_data)
+            # The admin goes on with its own instance (the response, its history entry).
+            obj.pk, obj._state.adding = saved.pk, False
+            obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.service_delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.service_delete(request, obj)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        view = super().changeform_view  # type: ignore[misc]
+        return _refusing(view, request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        view = super().delete_view  # type: ignore[misc]
+        return _refusing(view, request, object_id, extra_context)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Its actions include "Delete selected".
+        view = super().changelist_view  # type: ignore[misc]
+        return _refusing(view, request, extra_context)
+
+
+class ErpItemAdminMixin(ServiceAdminMixin):
+    """Items with the ERP tool are read-only here too: the admin must not bypass the lock.
+    The ERP fields are shown, never edited: only the transitions change them."""
 
     readonly_fields = ERP_READONLY_FIELDS
     inlines: list[type] = []

@@ -24,7 +24,7 @@ from django.utils import timezone
 from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
 from erpsync.selectors import submitted_snapshot
-from erpsync.services import erp_mark_export_failed, erp_mark_synced
+from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpActionRefused, ErpState
 
 
@@ -78,7 +78,7 @@ def _claim(
 def _finish(
     attempt: ExportAttempt, outcome: ExportOutcome, *, erp_id: str = "", error: str = ""
 ) -> None:
-    attempt.outcome, attempt.erp_id, attempt.error = outcome, erp_id, error
+    attempt.outcome, attempt.erp_id, attempt.error = outcome, storable(erp_id), storable(error)
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["outcome", "erp_id", "error", "finished_at"])
 

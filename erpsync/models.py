@@ -18,6 +18,7 @@ from erpsync.states import (
     EDITABLE_STATES,
     ICONS,
     SENDER_ACTIONS,
+    SYSTEM_ACTIONS,
     TRANSITIONS,
     Decision,
     ErpAction,
@@ -37,9 +38,18 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 
+DELETED_USER = "a deleted user"
+SYSTEM_NAME = "erpsync"
+
+
 def display_name(user: Any) -> str:
+    """How pages, messages and emails name a person; the one helper for it.
+
+    Every user link is SET_NULL, so None is an account deleted since (the system's own rows
+    say so themselves: see ErpEvent.actor_name).
+    """
     if user is None:
-        return "erpsync"
+        return DELETED_USER
     return user.get_full_name() or user.get_username()
 
 
@@ -291,6 +301,7 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         if state == ErpState.PENDING:
             return f"{this} was already sent to ERP by {who} at {at}; it waits for an approver."
         if state == ErpState.ACCEPTED:
+            who, at = display_name(self.erp_accepted_by), when(self.erp_accepted_at)
             return f"{this} was already accepted by {who} at {at} and is being exported."
         if state == ErpState.REJECTED:
             if action == ErpAction.SEND:
@@ -326,7 +337,7 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
             )
         if state == ErpState.ACCEPTED:
             return (
-                f"Accepted by {display_name(self.erp_changed_by)} at {when(self.erp_changed_at)} "
+                f"Accepted by {display_name(self.erp_accepted_by)} at {when(self.erp_accepted_at)} "
                 "and being exported to the ERP: it can no longer be edited."
             )
         if state == ErpState.SYNCED:
@@ -389,7 +400,14 @@ class ErpEvent(models.Model):
         return f"{self.get_action_display()} ({self.from_state} → {self.to_state})"
 
     @property
+    def acted_as_system(self) -> bool:
+        """The export worker, or ops from the command line: no user, on purpose."""
+        return self.action in SYSTEM_ACTIONS or bool(self.details.get("by_ops"))
+
+    @property
     def actor_name(self) -> str:
+        if self.actor is None and self.acted_as_system:
+            return SYSTEM_NAME
         return display_name(self.actor)
 
 

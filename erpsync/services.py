@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +28,28 @@ from erpsync.states import (
 )
 
 REASON_MAX = 2000
+# PostgreSQL text cannot hold NUL. Form CharFields refuse it already (Django's
+# ProhibitNullCharactersValidator); these checks cover text that reaches a service otherwise.
+NUL = "\x00"
+
+
+def require_storable(**texts: str) -> None:
+    """Refuse, at the field it came in, text the database cannot store."""
+    errors = {
+        name: (
+            f"The {name.replace('_', ' ')} contains a character that cannot be stored "
+            "(a NUL character): remove it and try again."
+        )
+        for name, value in texts.items()
+        if NUL in (value or "")
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def storable(text: str) -> str:
+    """The ERP's own words (errors, ids) are kept, not refused: NUL becomes U+FFFD."""
+    return (text or "").replace(NUL, "\ufffd")
 
 
 def _lock[Item: ErpItem](item: Item) -> Item:
@@ -104,6 +126,7 @@ def _transition[Item: ErpItem](
         from_state = locked.erp_state
         now = timezone.now()
         if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
+            kwargs = {k: storable(v) if k in ("erp_id", "error") else v for k, v in kwargs.items()}
             # The adapter's key only goes into the audit row.
             getattr(locked, action.value)(
                 at=now, **{k: v for k, v in kwargs.items() if k != "adapter"}
@@ -124,7 +147,11 @@ def _transition[Item: ErpItem](
             reason=reason or kwargs.get("error", ""),
             version=locked.erp_version,
             snapshot=snapshot,
-            details={k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
+            details={
+                **{k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
+                # No actor on purpose, unlike a user deleted since (ErpEvent.actor_name).
+                **({"by_ops": True} if as_system else {}),
+            },
         )
         publish(ItemTransitioned(item=locked, event=event, queue_export=export))
     return locked
@@ -132,6 +159,7 @@ def _transition[Item: ErpItem](
 
 def _clean_reason(item: ErpItem, reason: str) -> str:
     reason = (reason or "").strip()
+    require_storable(reason=reason)
     if item.erp_state == ErpState.PENDING and not reason:
         raise ValidationError(
             {"reason": f"Enter a reason: the sender needs it to fix the {item.erp_kind_label}."}
@@ -228,6 +256,21 @@ def locked_for_edit[Item: ErpItem](item: Item) -> Item:
     return locked
 
 
+def require_model_permission(user: Any, action: str, model: type[Any]) -> None:
+    """The Django admin's own rule for a write: staff with the model's add, change or delete
+    permission. It stands in for the project's permission there; the lock, the validation and
+    the audit row stay the pages' own."""
+    opts = model._meta
+    if not (
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+    ):
+        raise PermissionDenied(
+            f"You need the admin's {action} permission on {opts.verbose_name_plural}."
+        )
+
+
 def record_edit(
     *, item: ErpItem, user: Any, changes: dict[str, Any], created: bool = False
 ) -> None:
@@ -248,10 +291,18 @@ def assign_fields(obj: Any, fields: dict[str, Any], *, allowed: set[str]) -> dic
     changes: dict[str, list[str]] = {}
     for name, value in fields.items():
         old = getattr(obj, name)
-        if old != value:
+        if _differs(old, value):
             changes[name] = [_audit_value(old), _audit_value(value)]
             setattr(obj, name, value)
     return changes
+
+
+def _differs(old: Any, new: Any) -> bool:
+    try:
+        return bool(old != new)
+    except ArithmeticError:
+        # A signalling NaN compares with nothing; the model's validation refuses it next.
+        return True
 
 
 def _audit_value(value: Any) -> str:

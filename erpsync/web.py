@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from erpsync.models import ErpItem
 from erpsync.selectors import erp_history
@@ -84,11 +85,30 @@ def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
     }
 
 
+def safe_url[Default: str | None](
+    request: HttpRequest, candidate: str | None, default: Default
+) -> str | Default:
+    """`candidate` when it is a page of this site (this host; HTTPS when the request came over
+    HTTPS), else `default`. Every next or back URL taken from a request goes through here:
+    anything else is an open redirect, or a javascript: link."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where to go after a POST: its `next` field when safe_url allows it, else `default`."""
+    return safe_url(request, request.POST.get("next"), default)
+
+
 def refused(
     request: HttpRequest, reasons: list[str], status: int, *, title: str = "Not done"
 ) -> HttpResponse:
     """A readable refusal: a page, or for htmx a message that replaces the target."""
-    context = {"title": title, "reasons": reasons, "back": request.META.get("HTTP_REFERER")}
+    back = safe_url(request, request.META.get("HTTP_REFERER"), None)
+    context = {"title": title, "reasons": reasons, "back": back}
     template = "refused.html#message" if request.htmx else "refused.html"
     return render(request, template, context, status=status)
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from erpsync.fields import DecimalField
 from erpsync.models import ErpItem
 from projects.models import Company, Project
 from projects.permissions import INVOICE_ADMIN_REQUIRED, can_manage_owner_invoices
@@ -22,9 +23,7 @@ ZERO = Decimal("0.00")
 
 
 def money_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
-    return models.DecimalField(
-        verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs
-    )
+    return DecimalField(verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs)
 
 
 class ContractStatus(models.TextChoices):
@@ -86,6 +85,11 @@ class BillingPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"Period {self.number} ({self.start_date:%d %b %Y} – {self.end_date:%d %b %Y})"
+
+    def clean(self) -> None:
+        # The end-before-start rule is the check constraint, validated with the fields.
+        if self.start_date and self.due_date and self.due_date < self.start_date:
+            raise ValidationError({"due_date": "The due date cannot be before the period starts."})
 
 
 class InvoiceStatus(models.TextChoices):
@@ -264,7 +268,7 @@ class InvoiceLine(models.Model):
     scheduled_value = money_field("scheduled value", validators=[MinValueValidator(ZERO)])
     work_completed_this_period = money_field("work completed this period")
     materials_stored = money_field("materials stored")
-    retainage_percent = models.DecimalField(
+    retainage_percent = DecimalField(
         "retainage %",
         max_digits=5,
         decimal_places=2,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,6 +16,7 @@ from erpsync.services import (
     erp_send,
     locked_for_edit,
     record_edit,
+    require_model_permission,
 )
 from invoicing.models import (
     BillingPeriod,
@@ -100,13 +101,16 @@ def billing_period_create(
     period = BillingPeriod(
         project=project, number=number, start_date=start_date, end_date=end_date, due_date=due_date
     )
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if BillingPeriod.objects.filter(project=project, number=number).exists():
-        errors["number"] = f"Billing period {number} already exists."
+        errors["number"] = [f"Billing period {number} already exists."]
     if start_date and end_date and end_date < start_date:
-        errors["end_date"] = "A billing period cannot end before it starts."
-    if start_date and due_date and due_date < start_date:
-        errors["due_date"] = "The due date cannot be before the period starts."
+        # At the field here; the admin gets the model's check constraint.
+        errors["end_date"] = ["A billing period cannot end before it starts."]
+    try:
+        period.clean()
+    except ValidationError as error:
+        errors |= error.message_dict
     if errors:
         raise ValidationError(errors)
     _save(period, unique_field="number", unique_message=f"Billing period {number} already exists.")
@@ -124,16 +128,27 @@ def _require_invoice_admin(user: Any, project: Project) -> None:
 _NUMBER_TAKEN = "This invoice number is already used on this contract."
 
 
-@transaction.atomic
-def owner_invoice_create(
+# A write's permission: the project's (pages) or the Django admin's own (_admin_site).
+Require = Callable[[Any, Project], None]
+
+
+def _admin_site(action: str, model: type[models.Model]) -> Require:
+    def require(user: Any, project: Project) -> None:
+        require_model_permission(user, action, model)
+
+    return require
+
+
+def _create_invoice(
     *,
     prime_contract: PrimeContract,
     user: Any,
     number: str,
     billing_period: BillingPeriod | None,
-    status: str = InvoiceStatus.DRAFT,
+    status: str,
+    require: Require,
 ) -> OwnerInvoice:
-    _require_invoice_admin(user, prime_contract.project)
+    require(user, prime_contract.project)
     invoice = OwnerInvoice(
         prime_contract=prime_contract,
         billing_period=billing_period,
@@ -146,15 +161,34 @@ def owner_invoice_create(
     return invoice
 
 
-def _locked_invoice(invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
-    _require_invoice_admin(user, invoice.prime_contract.project)
+@transaction.atomic
+def owner_invoice_create(
+    *,
+    prime_contract: PrimeContract,
+    user: Any,
+    number: str,
+    billing_period: BillingPeriod | None,
+    status: str = InvoiceStatus.DRAFT,
+) -> OwnerInvoice:
+    return _create_invoice(
+        prime_contract=prime_contract,
+        user=user,
+        number=number,
+        billing_period=billing_period,
+        status=status,
+        require=_require_invoice_admin,
+    )
+
+
+def _locked_invoice(invoice: OwnerInvoice, user: Any, require: Require) -> OwnerInvoice:
+    require(user, invoice.prime_contract.project)
     return locked_for_edit(invoice)
 
 
-@transaction.atomic
-def owner_invoice_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> OwnerInvoice:
-    """Change number, billing period or status; refused while it is with the ERP tool."""
-    locked = _locked_invoice(invoice, user)
+def _update_invoice(
+    *, invoice: OwnerInvoice, user: Any, fields: dict[str, Any], require: Require
+) -> OwnerInvoice:
+    locked = _locked_invoice(invoice, user, require)
     changes = assign_fields(locked, fields, allowed={"number", "billing_period", "status"})
     if changes:
         _save(locked, unique_field="number", unique_message=_NUMBER_TAKEN)
@@ -163,18 +197,31 @@ def owner_invoice_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> 
 
 
 @transaction.atomic
-def owner_invoice_delete(*, invoice: OwnerInvoice, user: Any) -> None:
-    locked = _locked_invoice(invoice, user)
+def owner_invoice_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> OwnerInvoice:
+    """Change number, billing period or status; refused while it is with the ERP tool."""
+    return _update_invoice(
+        invoice=invoice, user=user, fields=fields, require=_require_invoice_admin
+    )
+
+
+def _delete_invoice(*, invoice: OwnerInvoice, user: Any, require: Require) -> None:
+    locked = _locked_invoice(invoice, user, require)
     if locked.status == InvoiceStatus.APPROVED:
         raise ValidationError("An approved invoice cannot be deleted.")
     if locked.erp_version:
         raise ValidationError(
             "An invoice that has been sent to ERP cannot be deleted: its history is kept."
         )
+    record_edit(item=locked, user=user, changes={"owner invoice": [str(locked), "deleted"]})
     locked.delete()
 
 
-_LINE_FIELDS = {
+@transaction.atomic
+def owner_invoice_delete(*, invoice: OwnerInvoice, user: Any) -> None:
+    _delete_invoice(invoice=invoice, user=user, require=_require_invoice_admin)
+
+
+EDITABLE_LINE_FIELDS = {
     "position",
     "description",
     "scheduled_value",
@@ -184,29 +231,49 @@ _LINE_FIELDS = {
 }
 
 
-@transaction.atomic
-def invoice_line_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> InvoiceLine:
-    locked = _locked_invoice(invoice, user)
-    if set(fields) - _LINE_FIELDS:
-        raise ValueError(f"Not a line field: {', '.join(sorted(set(fields) - _LINE_FIELDS))}")
+def _clean_line(line: InvoiceLine) -> None:
+    # The entered fields first: compute() cannot do arithmetic on NaN or Infinity.
+    line.clean_fields(exclude=["invoice", "retainage_amount", "amount_due"])
+    line.compute()
+    line.full_clean()
+
+
+def _add_line(
+    *, invoice: OwnerInvoice, user: Any, fields: dict[str, Any], require: Require
+) -> InvoiceLine:
+    locked = _locked_invoice(invoice, user, require)
+    if set(fields) - EDITABLE_LINE_FIELDS:
+        raise ValueError(
+            f"Not a line field: {', '.join(sorted(set(fields) - EDITABLE_LINE_FIELDS))}"
+        )
     if "position" not in fields:
         fields["position"] = locked.lines.count() + 1
     line = InvoiceLine(invoice=locked, **fields)
-    line.compute()
-    line.full_clean()
+    _clean_line(line)
     line.save()
     record_edit(item=locked, user=user, changes={"lines": ["", f"added {line.description}"]})
     return line
 
 
-@transaction.atomic
-def invoice_line_update(*, line: InvoiceLine, user: Any, **fields: Any) -> InvoiceLine:
-    locked = _locked_invoice(line.invoice, user)
-    line = InvoiceLine.objects.get(pk=line.pk, invoice=locked)
-    changes = assign_fields(line, fields, allowed=_LINE_FIELDS)
+def _locked_line(
+    line: InvoiceLine, user: Any, require: Require
+) -> tuple[OwnerInvoice, InvoiceLine]:
+    """The line as stored, on its own invoice taken for an edit: never the invoice an unsaved
+    copy of the line may name."""
+    stored = InvoiceLine.objects.filter(pk=line.pk).select_related("invoice").first()
+    if stored is None:
+        raise ValidationError("This line no longer exists: reload the page.")
+    locked = _locked_invoice(stored.invoice, user, require)
+    return locked, InvoiceLine.objects.get(pk=stored.pk, invoice=locked)
+
+
+def _update_line(
+    *, line: InvoiceLine, user: Any, fields: dict[str, Any], require: Require
+) -> InvoiceLine:
+    locked, line = _locked_line(line, user, require)
+    changes = assign_fields(line, fields, allowed=EDITABLE_LINE_FIELDS)
     if changes:
-        line.compute()
-        line.full_clean()
+        _clean_line(line)
         line.save()
         record_edit(
             item=locked,
@@ -216,12 +283,25 @@ def invoice_line_update(*, line: InvoiceLine, user: Any, **fields: Any) -> Invoi
     return line
 
 
+def _delete_line(*, line: InvoiceLine, user: Any, require: Require) -> None:
+    locked, line = _locked_line(line, user, require)
+    line.delete()
+    record_edit(item=locked, user=user, changes={"lines": [line.description, "removed"]})
+
+
+@transaction.atomic
+def invoice_line_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> InvoiceLine:
+    return _add_line(invoice=invoice, user=user, fields=fields, require=_require_invoice_admin)
+
+
+@transaction.atomic
+def invoice_line_update(*, line: InvoiceLine, user: Any, **fields: Any) -> InvoiceLine:
+    return _update_line(line=line, user=user, fields=fields, require=_require_invoice_admin)
+
+
 @transaction.atomic
 def invoice_line_delete(*, line: InvoiceLine, user: Any) -> None:
-    locked = _locked_invoice(line.invoice, user)
-    description = line.description
-    InvoiceLine.objects.filter(pk=line.pk, invoice=locked).delete()
-    record_edit(item=locked, user=user, changes={"lines": [description, "removed"]})
+    _delete_line(line=line, user=user, require=_require_invoice_admin)
 
 
 @dataclass(frozen=True)
@@ -273,3 +353,54 @@ def owner_invoice_send_to_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoi
 
 def owner_invoice_retrieve_from_erp(*, invoice: OwnerInvoice, user: Any) -> OwnerInvoice:
     return erp_retrieve(item=invoice, user=user)
+
+
+# ----- the Django admin: its own permission, the same lock, validation and audit ------------
+
+
+@transaction.atomic
+def owner_invoice_admin_create(
+    *,
+    prime_contract: PrimeContract,
+    user: Any,
+    number: str,
+    billing_period: BillingPeriod | None,
+    status: str = InvoiceStatus.DRAFT,
+) -> OwnerInvoice:
+    return _create_invoice(
+        prime_contract=prime_contract,
+        user=user,
+        number=number,
+        billing_period=billing_period,
+        status=status,
+        require=_admin_site("add", OwnerInvoice),
+    )
+
+
+@transaction.atomic
+def owner_invoice_admin_update(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> OwnerInvoice:
+    """Also when no field changed: the invoice is locked for its lines' edits that follow."""
+    require = _admin_site("change", OwnerInvoice)
+    return _update_invoice(invoice=invoice, user=user, fields=fields, require=require)
+
+
+@transaction.atomic
+def owner_invoice_admin_delete(*, invoice: OwnerInvoice, user: Any) -> None:
+    _delete_invoice(invoice=invoice, user=user, require=_admin_site("delete", OwnerInvoice))
+
+
+@transaction.atomic
+def invoice_line_admin_add(*, invoice: OwnerInvoice, user: Any, **fields: Any) -> InvoiceLine:
+    require = _admin_site("add", InvoiceLine)
+    return _add_line(invoice=invoice, user=user, fields=fields, require=require)
+
+
+@transaction.atomic
+def invoice_line_admin_update(*, line: InvoiceLine, user: Any, **fields: Any) -> InvoiceLine:
+    require = _admin_site("change", InvoiceLine)
+    return _update_line(line=line, user=user, fields=fields, require=require)
+
+
+@transaction.atomic
+def invoice_line_admin_delete(*, line: InvoiceLine, user: Any) -> None:
+    _delete_line(line=line, user=user, require=_admin_site("delete", InvoiceLine))

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from projects.models import Company, CompanyMembership, Project, ProjectMembership
 
@@ -29,6 +32,11 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ("company", "erp_synced")
     search_fields = ("number", "name")
     inlines = [ProjectMembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Its items, sent ones included, would move with it to another company's approvers.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "company") if obj is not None else fields
 
 
 @admin.register(CompanyMembership)

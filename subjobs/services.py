@@ -13,10 +13,13 @@ from erpsync.services import (
     erp_send,
     locked_for_edit,
     record_edit,
+    require_model_permission,
 )
 from projects.models import Project
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED, can_manage_sub_jobs
 from subjobs.models import SubJob, SubJobStatus
+
+EDITABLE_FIELDS = {"code", "name", "status"}
 
 
 def _require_admin(user: Any, project: Project) -> None:
@@ -36,16 +39,10 @@ def _save(sub_job: SubJob) -> None:
         ) from None
 
 
-@transaction.atomic
-def sub_job_create(
-    *,
-    project: Project,
-    user: Any,
-    code: str,
-    name: str,
-    status: str = SubJobStatus.DRAFT,
-) -> SubJob:
-    _require_admin(user, project)
+# The writes themselves, once the caller's permission is checked: validation, lock, audit row.
+
+
+def _create(*, project: Project, user: Any, code: str, name: str, status: str) -> SubJob:
     sub_job = SubJob(project=project, code=code, name=name, status=status, created_by=user)
     _save(sub_job)
     record_edit(
@@ -57,16 +54,36 @@ def sub_job_create(
     return sub_job
 
 
-@transaction.atomic
-def sub_job_update(*, sub_job: SubJob, user: Any, **fields: Any) -> SubJob:
-    """Change code, name or status; refused while the sub job is with the ERP tool."""
-    _require_admin(user, sub_job.project)
+def _update(*, sub_job: SubJob, user: Any, fields: dict[str, Any]) -> SubJob:
     locked = locked_for_edit(sub_job)
-    changes = assign_fields(locked, fields, allowed={"code", "name", "status"})
+    changes = assign_fields(locked, fields, allowed=EDITABLE_FIELDS)
     if changes:
         _save(locked)
         record_edit(item=locked, user=user, changes=changes)
     return locked
+
+
+# ----- the project's pages ------------------------------------------------------------------
+
+
+@transaction.atomic
+def sub_job_create(
+    *,
+    project: Project,
+    user: Any,
+    code: str,
+    name: str,
+    status: str = SubJobStatus.DRAFT,
+) -> SubJob:
+    _require_admin(user, project)
+    return _create(project=project, user=user, code=code, name=name, status=status)
+
+
+@transaction.atomic
+def sub_job_update(*, sub_job: SubJob, user: Any, **fields: Any) -> SubJob:
+    """Change code, name or status; refused while the sub job is with the ERP tool."""
+    _require_admin(user, sub_job.project)
+    return _update(sub_job=sub_job, user=user, fields=fields)
 
 
 def sub_job_approve(*, sub_job: SubJob, user: Any) -> SubJob:
@@ -79,3 +96,33 @@ def sub_job_send_to_erp(*, sub_job: SubJob, user: Any) -> SubJob:
 
 def sub_job_retrieve_from_erp(*, sub_job: SubJob, user: Any) -> SubJob:
     return erp_retrieve(item=sub_job, user=user)
+
+
+# ----- the Django admin: its own permission, the same lock, validation and audit ------------
+
+
+@transaction.atomic
+def sub_job_admin_create(
+    *, project: Project, user: Any, code: str, name: str, status: str = SubJobStatus.DRAFT
+) -> SubJob:
+    require_model_permission(user, "add", SubJob)
+    return _create(project=project, user=user, code=code, name=name, status=status)
+
+
+@transaction.atomic
+def sub_job_admin_update(*, sub_job: SubJob, user: Any, **fields: Any) -> SubJob:
+    require_model_permission(user, "change", SubJob)
+    return _update(sub_job=sub_job, user=user, fields=fields)
+
+
+@transaction.atomic
+def sub_job_admin_delete(*, sub_job: SubJob, user: Any) -> None:
+    """Only a sub job never sent to ERP: a sent one's history is kept."""
+    require_model_permission(user, "delete", SubJob)
+    locked = locked_for_edit(sub_job)
+    if locked.erp_version:
+        raise ValidationError(
+            "A sub job that has been sent to ERP cannot be deleted: its history is kept."
+        )
+    record_edit(item=locked, user=user, changes={"sub job": [str(locked), "deleted"]})
+    locked.delete()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from erpsync.states import ItemLocked
-from erpsync.web import apply_errors, erp_panel, locked, sender_action
+from erpsync.web import apply_errors, erp_panel, locked, next_url, sender_action
 from projects.access import ProjectAccess, project_access
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from projects.views import page_context
@@ -128,7 +128,7 @@ def sub_job_approve_view(request: HttpRequest, project_id: int, sub_job_id: int)
     if request.htmx:
         return _row(request, access, sub_job)
     messages.success(request, f"Sub job {sub_job.code} approved.")
-    return redirect(request.POST.get("next") or reverse("sub_job_list", args=[project_id]))
+    return redirect(next_url(request, reverse("sub_job_list", args=[project_id])))
 
 
 @login_required

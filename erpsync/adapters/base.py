@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 class ErpError(Exception):
     def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+        # The ERP's words are stored and shown; PostgreSQL text cannot hold NUL.
+        self.message = message.replace("\x00", "\ufffd")
+        super().__init__(self.message)
 
 
 class TransientErpError(ErpError):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import template
 
-from erpsync.models import ErpItem
+from erpsync.models import ErpItem, display_name
 from erpsync.states import ICONS
 from projects.terms import term as lookup_term
 
@@ -15,6 +15,13 @@ register = template.Library()
 def term(context: template.Context, key: str) -> str:
     """The company's word for `key` in its dictionary: {% term "prime_contracts" %}."""
     return lookup_term(context.get("company"), key)
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A user's name as display_name gives it: {{ item.erp_sent_by|person }}, never a 500 for
+    an account deleted since (it reads "a deleted user")."""
+    return display_name(user)
 
 
 @register.inclusion_tag("erp/icon.html")
