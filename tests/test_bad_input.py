@@ -18,7 +18,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from approvals.emails import build_digest, rejection_email
+from approvals.digest import build_digest
+from approvals.emails import rejection_email
 from erpsync.adapters.base import PermanentErpError
 from erpsync.models import ErpEvent
 from erpsync.services import (
