@@ -40,6 +40,33 @@ def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | 
     )
 
 
+def latest_event_id(item: ErpItem) -> int:
+    """The id of the item's newest audit row (0 when it has none): a form carries it, so that a
+    save can tell whether anything changed since the form was opened."""
+    return (
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item), object_id=item.pk
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+
+
+def events_since(item: ErpItem, event_id: int) -> list[ErpEvent]:
+    """The item's audit rows written after `event_id`, oldest first, with their actors."""
+    return list(
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item),
+            object_id=item.pk,
+            id__gt=event_id,
+        )
+        .select_related("actor")
+        .order_by("id")
+    )
+
+
 def erp_history(item: ErpItem) -> list[ErpEvent]:
     """Every audit row of the item, oldest first, with its actor."""
     return list(

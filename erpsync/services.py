@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from erpsync.events import ItemTransitioned, publish
-from erpsync.models import ErpEvent, ErpItem
+from erpsync.models import ErpEvent, ErpItem, when
+from erpsync.selectors import events_since
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -25,6 +26,7 @@ from erpsync.states import (
     ErpState,
     Refusal,
     RefusalKind,
+    StaleEdit,
 )
 
 REASON_MAX = 2000
@@ -246,14 +248,38 @@ def erp_mark_export_failed[Item: ErpItem](*, item: Item, error: str, attempts: i
 # ----- edits --------------------------------------------------------------------------------
 
 
-def locked_for_edit[Item: ErpItem](item: Item) -> Item:
-    """Take the item's row for an edit; raise ItemLocked while it is with the ERP tool.
+def locked_for_edit[Item: ErpItem](item: Item, *, seen_event: int | None = None) -> Item:
+    """Take the item's row for an edit; raise ItemLocked while it is with the ERP tool, and
+    StaleEdit when `seen_event` (the newest audit row the user's form showed) is no longer
+    the newest: someone changed the item meanwhile, and the last save must not silently win.
 
     Call inside transaction.atomic().
     """
     locked = _lock(item)
     locked.erp_assert_editable()
+    if seen_event is not None:
+        changes = events_since(locked, seen_event)
+        if changes:
+            raise StaleEdit(stale_message(locked, changes), changes)
     return locked
+
+
+def stale_message(item: ErpItem, changes: list[ErpEvent]) -> str:
+    """'This sub job changed since you opened it: Pat Admin edited it at 10:02 on 1 Dec 2026
+    (name: "Old" → "New"). Review the changes; saving again overwrites them.'"""
+    parts = []
+    for event in changes:
+        what = "; ".join(
+            f"{field.replace('_', ' ')}: “{old}” → “{new}”"
+            for field, (old, new) in (event.details or {}).get("changes", {}).items()
+        )
+        verb = event.get_action_display().lower()
+        text = f"{event.actor_name} {verb} at {when(event.created_at)}"
+        parts.append(f"{text} ({what})" if what else text)
+    return (
+        f"This {item.erp_kind_label} changed since you opened it: {'; '.join(parts)}. "
+        "Review the changes below; saving again overwrites them."
+    )
 
 
 def require_model_permission(user: Any, action: str, model: type[Any]) -> None:

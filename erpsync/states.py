@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.db import models
 
@@ -151,6 +152,18 @@ class ErpActionRefused(Exception):
     @property
     def status_code(self) -> int:
         return self.decision.status_code
+
+
+class StaleEdit(Exception):
+    """A save from a form opened before someone else changed the item: `changes` are the
+    audit rows written since (what changed meanwhile, by whom, when)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, changes: list[Any]) -> None:
+        self.message = message
+        self.changes = changes
+        super().__init__(message)
 
 
 class ItemLocked(Exception):

@@ -134,3 +134,20 @@ def sender_action(
 
 def locked(request: HttpRequest, error: ItemLocked) -> HttpResponse:
     return refused(request, [error.message], error.status_code, title="Locked while with the ERP")
+
+
+# ----- optimistic concurrency on edit forms ------------------------------------------------
+
+SEEN_EVENT = "seen_event"
+BAD_SEEN_EVENT = "This form is damaged or out of date: reload the page and make your change again."
+
+
+def seen_event_of(request: HttpRequest) -> int | None:
+    """The newest audit row the submitted form showed (its hidden `seen_event`): None when
+    absent; ValueError unless it is ASCII digits (no sign, no other scripts' digits)."""
+    raw = request.POST.get(SEEN_EVENT)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise ValueError(BAD_SEEN_EVENT)
+    return int(raw)

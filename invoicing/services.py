@@ -325,13 +325,22 @@ class LineError(Exception):
 
 @transaction.atomic
 def owner_invoice_save(
-    *, invoice: OwnerInvoice, user: Any, data: dict[str, Any], lines: Sequence[LineEdit]
+    *,
+    invoice: OwnerInvoice,
+    user: Any,
+    data: dict[str, Any],
+    lines: Sequence[LineEdit],
+    seen_event: int | None = None,
 ) -> OwnerInvoice:
     """The invoice's fields, then each added, changed or deleted line, all or nothing.
 
     A ValidationError about the invoice's own fields is raised as it is; one about a line is
-    raised as LineError naming the line, so the form can show it there.
+    raised as LineError naming the line, so the form can show it there. With `seen_event`
+    (the newest audit row the edit form showed), a save after someone else's change is
+    refused with StaleEdit and nothing is saved.
     """
+    _require_invoice_admin(user, invoice.prime_contract.project)
+    locked_for_edit(invoice, seen_event=seen_event)
     invoice = owner_invoice_update(invoice=invoice, user=user, **data)
     for index, line_edit in enumerate(lines):
         try:

@@ -19,8 +19,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from erpsync.states import ItemLocked
-from erpsync.web import apply_errors, erp_panel, locked, sender_action
+from erpsync.selectors import latest_event_id
+from erpsync.states import ItemLocked, StaleEdit
+from erpsync.web import apply_errors, erp_panel, locked, refused, seen_event_of, sender_action
 from invoicing.access import get_contract, get_invoice
 from invoicing.forms import (
     LINE_FIELDS,
@@ -237,15 +238,23 @@ def invoice_edit(request: HttpRequest, project_id: int, invoice_id: int) -> Http
         },
     )
     lines = line_formset(invoice, _data(request))
+    status = INVALID if request.method == "POST" else 200
+    stale: StaleEdit | None = None
     if request.method == "POST":
+        try:
+            seen_event = seen_event_of(request)
+        except ValueError as error:
+            return refused(request, [str(error)], 422, title="Not saved")
         # Validate both, so every error shows at once.
         valid = form.is_valid()
         valid = lines.is_valid() and valid
         if valid:
             try:
-                saved = _save_invoice(invoice, request.user, form, lines)
+                saved = _save_invoice(invoice, request.user, form, lines, seen_event)
             except ItemLocked as error:
                 return locked(request, error)
+            except StaleEdit as error:
+                stale, status, saved = error, error.status_code, False
             if saved:
                 messages.success(request, "Saved.")
                 return redirect("invoice_detail", project_id, invoice.pk)
@@ -256,13 +265,20 @@ def invoice_edit(request: HttpRequest, project_id: int, invoice_id: int) -> Http
         item=invoice,
         form=form,
         lines=lines,
+        stale=stale,
+        # After a refused stale save the form carries the newest row: saving again is a
+        # deliberate overwrite of what the user has now seen.
+        seen_event=latest_event_id(invoice),
     )
-    status = INVALID if request.method == "POST" else 200
     return render(request, "invoicing/invoice_edit.html", context, status=status)
 
 
 def _save_invoice(
-    invoice: OwnerInvoice, user: Any, form: forms.Form, lines: forms.BaseModelFormSet
+    invoice: OwnerInvoice,
+    user: Any,
+    form: forms.Form,
+    lines: forms.BaseModelFormSet,
+    seen_event: int | None,
 ) -> bool:
     """Save through owner_invoice_save; put a refusal at the field of the form it is about.
     Returns whether it saved."""
@@ -280,7 +296,13 @@ def _save_invoice(
             continue
         line_forms.append(line_form)
     try:
-        owner_invoice_save(invoice=invoice, user=user, data=form.cleaned_data, lines=edits)
+        owner_invoice_save(
+            invoice=invoice,
+            user=user,
+            data=form.cleaned_data,
+            lines=edits,
+            seen_event=seen_event,
+        )
     except LineError as refusal:
         apply_errors(line_forms[refusal.index], refusal.error)
         return False

@@ -54,8 +54,10 @@ def _create(*, project: Project, user: Any, code: str, name: str, status: str) -
     return sub_job
 
 
-def _update(*, sub_job: SubJob, user: Any, fields: dict[str, Any]) -> SubJob:
-    locked = locked_for_edit(sub_job)
+def _update(
+    *, sub_job: SubJob, user: Any, fields: dict[str, Any], seen_event: int | None = None
+) -> SubJob:
+    locked = locked_for_edit(sub_job, seen_event=seen_event)
     changes = assign_fields(locked, fields, allowed=EDITABLE_FIELDS)
     if changes:
         _save(locked)
@@ -80,10 +82,13 @@ def sub_job_create(
 
 
 @transaction.atomic
-def sub_job_update(*, sub_job: SubJob, user: Any, **fields: Any) -> SubJob:
-    """Change code, name or status; refused while the sub job is with the ERP tool."""
+def sub_job_update(
+    *, sub_job: SubJob, user: Any, seen_event: int | None = None, **fields: Any
+) -> SubJob:
+    """Change code, name or status; refused while the sub job is with the ERP tool, and with
+    StaleEdit when `seen_event` shows the form was opened before someone else's change."""
     _require_admin(user, sub_job.project)
-    return _update(sub_job=sub_job, user=user, fields=fields)
+    return _update(sub_job=sub_job, user=user, fields=fields, seen_event=seen_event)
 
 
 def sub_job_approve(*, sub_job: SubJob, user: Any) -> SubJob:

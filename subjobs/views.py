@@ -13,8 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from erpsync.states import ItemLocked
-from erpsync.web import apply_errors, erp_panel, locked, next_url, sender_action
+from erpsync.selectors import latest_event_id
+from erpsync.states import ItemLocked, StaleEdit
+from erpsync.web import apply_errors, erp_panel, locked, next_url, seen_event_of, sender_action
 from projects.access import ProjectAccess, project_access
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from projects.views import page_context
@@ -96,21 +97,42 @@ def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
             return locked(request, ItemLocked(sub_job.erp_lock_reason() or ""))
         return _row(request, access, sub_job, status=409, row_error=sub_job.erp_lock_reason())
     form = RenameForm(request.POST or None, initial={"name": sub_job.name})
-    if request.method == "POST" and form.is_valid():
-        try:
-            sub_job = sub_job_update(
-                sub_job=sub_job, user=request.user, name=form.cleaned_data["name"]
-            )
-        except ItemLocked as error:
-            return _row(request, access, sub_job, status=409, row_error=error.message)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            if not request.htmx:
-                return redirect("sub_job_list", project_id)
-            return _row(request, access, sub_job)
     status = 422 if request.method == "POST" else 200
-    return _row(request, access, sub_job, status=status, editing=True, rename_form=form)
+    row_error = None
+    if request.method == "POST":
+        try:
+            seen_event = seen_event_of(request)
+        except ValueError as error:
+            return _row(request, access, sub_job, status=422, row_error=str(error))
+        if form.is_valid():
+            try:
+                sub_job = sub_job_update(
+                    sub_job=sub_job,
+                    user=request.user,
+                    seen_event=seen_event,
+                    name=form.cleaned_data["name"],
+                )
+            except ItemLocked as error:
+                return _row(request, access, sub_job, status=409, row_error=error.message)
+            except StaleEdit as error:
+                status, row_error = error.status_code, error.message
+                sub_job.refresh_from_db()
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                if not request.htmx:
+                    return redirect("sub_job_list", project_id)
+                return _row(request, access, sub_job)
+    return _row(
+        request,
+        access,
+        sub_job,
+        status=status,
+        editing=True,
+        rename_form=form,
+        row_error=row_error,
+        seen_event=latest_event_id(sub_job),
+    )
 
 
 @login_required

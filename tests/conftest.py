@@ -86,3 +86,21 @@ def drive(admin: Any, approver: Any) -> Any:
         return drive_to(item, state, sender=admin, approver=approver)
 
     return _drive
+
+
+# ----- figures the reliability tests measure, printed at the end of every run ---------------
+
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figure() -> Any:
+    """`report_figure(line)`: a measured figure, printed in the run's summary (even with -q)."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("figures measured by this run")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -88,7 +88,7 @@ def mail_message_ids(mail_dir: Path) -> list[str]:
 
 
 def test_a_thousand_exports_to_an_erp_failing_30_percent_of_calls(
-    own_redis: RedisServer, project: Any, admin: Any, approver: Any
+    report_figure: Any, own_redis: RedisServer, project: Any, admin: Any, approver: Any
 ) -> None:
     items = 1000
     erp = ReceivingErp(SECRET, fail_share=0.3).start()
@@ -126,8 +126,8 @@ def test_a_thousand_exports_to_an_erp_failing_30_percent_of_calls(
     created = Counter(erp.created)
     duplicates = sum(n - 1 for n in created.values())
     lost = items - states(project)["synced"]
-    print(
-        f"\nchaos, flaky ERP: {items} items, {erp.calls} ERP calls, "
+    report_figure(
+        f"chaos, flaky ERP: {items} items, {erp.calls} ERP calls, "
         f"{erp.failures_injected} transient failures injected "
         f"({erp.failures_injected / erp.calls:.0%}), duplicates {duplicates}, lost {lost}, "
         f"all synced in {elapsed:.1f} s with 2 workers"
@@ -140,7 +140,12 @@ def test_a_thousand_exports_to_an_erp_failing_30_percent_of_calls(
 
 
 def test_redis_down_during_sends_rejects_and_accepts_loses_no_email_and_no_export(
-    own_redis: RedisServer, mail_dir: Path, project: Any, admin: Any, approver: Any
+    report_figure: Any,
+    own_redis: RedisServer,
+    mail_dir: Path,
+    project: Any,
+    admin: Any,
+    approver: Any,
 ) -> None:
     erp = ReceivingErp(SECRET).start()
     use_webhook(project.company, erp)
@@ -192,8 +197,8 @@ def test_redis_down_during_sends_rejects_and_accepts_loses_no_email_and_no_expor
     assert emails == 20 + 10 + 10  # submissions (20 before, 10 during) + 10 rejections
     assert set(ids) == {f"<erpsync.{r.kind}.{r.pk}@127.0.0.1>" for r in rows}
     created = Counter(erp.created)
-    print(
-        f"\nchaos, Redis down {back - outage:.1f} s: {len(sub_jobs)} items, "
+    report_figure(
+        f"chaos, Redis down {back - outage:.1f} s: {len(sub_jobs)} items, "
         f"{emails} emails in the outbox, {len(set(ids))} delivered, {duplicates} duplicate "
         f"deliveries, lost emails {emails - len(set(ids))}; {len(to_accept)} exports, "
         f"{len(created)} made, duplicates {sum(n - 1 for n in created.values())}, "
@@ -206,7 +211,7 @@ def test_redis_down_during_sends_rejects_and_accepts_loses_no_email_and_no_expor
 
 
 def test_a_worker_killed_during_a_run_of_exports_exports_each_item_once(
-    own_redis: RedisServer, project: Any, admin: Any, approver: Any
+    report_figure: Any, own_redis: RedisServer, project: Any, admin: Any, approver: Any
 ) -> None:
     items = 200
     erp = ReceivingErp(SECRET, delay=0.02).start()
@@ -242,8 +247,8 @@ def test_a_worker_killed_during_a_run_of_exports_exports_each_item_once(
         erp.stop()
     created = Counter(erp.created)
     duplicates = sum(n - 1 for n in created.values())
-    print(
-        f"\nchaos, worker killed: {items} items, {done_before_kill} synced before the SIGKILL, "
+    report_figure(
+        f"chaos, worker killed: {items} items, {done_before_kill} synced before the SIGKILL, "
         f"{len(created)} ERP records, duplicates {duplicates}, "
         f"lost {items - states(project)['synced']}"
     )

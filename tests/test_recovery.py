@@ -54,7 +54,12 @@ def slow_erp() -> Iterator[ReceivingErp]:
 
 
 def test_a_worker_killed_mid_export_is_recovered_exactly_once_within_the_bound(
-    own_redis: RedisServer, slow_erp: ReceivingErp, sub_job: Any, admin: Any, approver: Any
+    report_figure: Any,
+    own_redis: RedisServer,
+    slow_erp: ReceivingErp,
+    sub_job: Any,
+    admin: Any,
+    approver: Any,
 ) -> None:
     company = sub_job.erp_company
     company.erp_adapter = "webhook"
@@ -96,8 +101,8 @@ def test_a_worker_killed_mid_export_is_recovered_exactly_once_within_the_bound(
     )
     assert tries[0] == "started" and tries[-1] == "synced"
     bound = LEASE + SWEEP_EVERY + 5  # + the new worker's start-up and the export itself
-    print(
-        f"\nrecovery after SIGKILL: synced {recovered:.1f} s after the kill "
+    report_figure(
+        f"recovery after SIGKILL: synced {recovered:.1f} s after the kill "
         f"(bound {bound} s = lease {LEASE} + sweep {SWEEP_EVERY} + 5 s start-up); "
         f"ERP records for the key: {slow_erp.created.count(key)}; tries: {tries}"
     )
