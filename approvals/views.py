@@ -16,15 +16,17 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.access import ErpToolAccess, erp_tool_access
-from approvals.diff import changes_since_rejection, flatten
+from approvals.diff import changes_since_rejection
 from approvals.kinds import Kind, kind_for, kinds_for
 from approvals.selectors import FILTERS, filter_counts, history_page, queue_item, queue_page
 from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
-from erpsync.selectors import erp_history, submitted_snapshot
+from erpsync.selectors import history_rows, submitted_snapshot
+from erpsync.snapshots import sections
 from erpsync.states import ErpActionRefused, ErpState
 from erpsync.web import next_url, refused
 from projects.permissions import APPROVER_REQUIRED
+from projects.terms import terms_for
 
 
 def _context(access: ErpToolAccess, kind: Kind | None = None, **extra: Any) -> dict[str, Any]:
@@ -219,20 +221,26 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
         reason = f"This {item.erp_kind_label} has never been sent to the ERP Integrations tool."
         return refused(request, [reason], 404, title="Never sent")
     submitted = submitted_snapshot(item)
-    fields = flatten(submitted.snapshot) if submitted and submitted.snapshot else {}
+    name = item.erp_name_in(access.company)
     context = _context(
         access,
         tab,
         item=item,
+        item_name=name,
         submitted=submitted,
-        fields=[(k.replace("_", " ").capitalize(), v) for k, v in fields.items()],
+        sections=sections(
+            item.erp_snapshot_format,
+            submitted.snapshot if submitted and submitted.snapshot else {},
+            terms_for(access.company),
+            title=name,
+        ),
         since=changes_since_rejection(item),
-        history=erp_history(item),
-        filter=FILTERS["ready"],
+        history=history_rows(item),
+        filter=FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"],
     )
     context["breadcrumbs"] = [
         (access.company.name, reverse("home")),
         ("ERP Integrations", reverse("erp_queue", args=[slug, kind, "ready"])),
-        (item.erp_title, None),
+        (name, None),
     ]
     return render(request, "approvals/item.html", context)

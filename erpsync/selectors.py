@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
 
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent, ErpItem
+from erpsync.snapshots import Change, edit_changes
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
+from projects.terms import terms_for
 
 
 def state_counts(company: Company) -> dict[str, dict[str, int]]:
@@ -76,3 +80,30 @@ def erp_history(item: ErpItem) -> list[ErpEvent]:
         .select_related("actor")
         .order_by("created_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One audit row as an item page shows it: the version it concerned, as it was submitted
+    then (not as the item is now), and an edit's changes labelled in the company's terms."""
+
+    event: ErpEvent
+    version_summary: str
+    changes: list[Change]
+
+
+def history_rows(item: ErpItem) -> list[HistoryRow]:
+    events = erp_history(item)
+    submitted = {
+        e.version: e.snapshot
+        for e in events
+        if e.action in (ErpAction.SEND, ErpAction.RESEND) and e.snapshot
+    }
+    fmt, terms = item.erp_snapshot_format, terms_for(item.erp_company)
+    rows = []
+    for event in events:
+        snapshot = submitted.get(event.version) if event.version else None
+        summary = type(item).erp_snapshot_summary(snapshot) if snapshot else ""
+        changes = (event.details or {}).get("changes") or {}
+        rows.append(HistoryRow(event, summary, edit_changes(fmt, changes, terms)))
+    return rows

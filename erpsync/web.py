@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from erpsync.models import ErpItem
-from erpsync.selectors import erp_history
+from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpAction, ErpActionRefused, ItemLocked
 
@@ -81,7 +81,7 @@ def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
         "item": item,
         "buttons": sender_buttons(item, user),
         "action_base": page_url + "erp/",
-        "history": erp_history(item),
+        "history": history_rows(item),
     }
 
 
