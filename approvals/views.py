@@ -160,7 +160,16 @@ def _row_or_page(
     reason_error: bool = False,
 ) -> HttpResponse:
     if not request.htmx:
-        return refused(request, reasons, status, title="Not done")
+        company = access.company
+        queue = reverse("erp_queue", args=[company.slug, tab.key, "ready"])
+        preview = reverse("erp_item", args=[company.slug, tab.key, item.pk])
+        crumbs = [
+            (company.name, reverse("home")),
+            ("ERP Integrations", queue),
+            (item.erp_name_in(company), preview),
+            ("Not done", None),
+        ]
+        return refused(request, reasons, status, title="Not done", breadcrumbs=crumbs, back=queue)
     item = queue_item(access.company, tab, item.pk) or item
     filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
     context = _context(

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from erpsync.events import ItemTransitioned, publish
-from erpsync.models import ErpEvent, ErpItem, when
+from erpsync.models import ErpEvent, ErpItem, display_name, when
 from erpsync.selectors import events_since
+from erpsync.snapshots import edit_changes
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -28,6 +29,7 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
+from projects.terms import terms_for
 
 REASON_MAX = 2000
 # PostgreSQL text cannot hold NUL. Form CharFields refuse it already (Django's
@@ -116,9 +118,10 @@ def _transition[Item: ErpItem](
                     refusals=(
                         Refusal(
                             RefusalKind.STATE,
-                            f"This {locked.erp_kind_label} changed since you opened it "
-                            f"(version {expected_version} is now {locked.erp_version}): "
-                            "reload the page and review it again.",
+                            f"This {locked.erp_kind_label} changed since you opened it: "
+                            f"{display_name(locked.erp_changed_by)} last acted on it at "
+                            f"{when(locked.erp_changed_at)} (version {expected_version} is now "
+                            f"{locked.erp_version}): reload the page and review it again.",
                         ),
                     ),
                 )
@@ -268,10 +271,12 @@ def stale_message(item: ErpItem, changes: list[ErpEvent]) -> str:
     """'This sub job changed since you opened it: Pat Admin edited it at 10:02 on 1 Dec 2026
     (name: "Old" → "New"). Review the changes; saving again overwrites them.'"""
     parts = []
+    terms = terms_for(item.erp_company)
     for event in changes:
+        edited = (event.details or {}).get("changes", {})
         what = "; ".join(
-            f"{field.replace('_', ' ')}: “{old}” → “{new}”"
-            for field, (old, new) in (event.details or {}).get("changes", {}).items()
+            f"{c.field}: “{c.old}” → “{c.new}”"
+            for c in edit_changes(item.erp_snapshot_format, edited, terms)
         )
         verb = event.get_action_display().lower()
         text = f"{event.actor_name} {verb} at {when(event.created_at)}"
