@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMessage, InvalidMailer
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
@@ -100,3 +101,32 @@ class FileEmailBackend(BaseEmailBackend):
                 continue
             return path
         raise FileExistsError(f"Could not find a free file name for {base}.eml")
+
+
+FILE_BACKENDS = {
+    f"{FileEmailBackend.__module__}.{FileEmailBackend.__qualname__}",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+
+
+def mail_dirs() -> list[Path]:
+    """The directories the configured mailers write files to (none for SMTP)."""
+    return [
+        Path(config["OPTIONS"]["file_path"]).absolute()
+        for config in settings.MAILERS.values()
+        if config.get("BACKEND") in FILE_BACKENDS and config.get("OPTIONS", {}).get("file_path")
+    ]
+
+
+def clear_mail_files() -> int:
+    """Delete the mail files (ours and Django's file backend's) from those directories; the
+    directories and anything else in them stay. Returns how many were deleted."""
+    removed = 0
+    for directory in mail_dirs():
+        if not directory.is_dir():
+            continue
+        for path in directory.iterdir():
+            if path.is_file() and path.suffix in (".eml", ".log"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
