@@ -31,7 +31,7 @@ help:
 	@echo "make demo-reset - rebuild the demo data and mail files from scratch (SQLite only,"
 	@echo "              unless FORCE=1)"
 	@echo "make test   - install and run the whole test suite on PostgreSQL and Redis (started"
-	@echo "              for the run when nothing answers; see scripts/test-services)"
+	@echo "              for the run when nothing answers; see scripts/test_services.py)"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make fmt    - ruff format and fix"
 	@echo "make tryton - install Tryton 8.2 in var/tryton, set up its books, start it on"
@@ -69,10 +69,13 @@ demo-reset: install
 run: demo
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
+# When nothing answers at those addresses, scripts/test_services.py starts a throwaway
+# PostgreSQL (initdb under var/pg-test/) and Redis on spare ports for the run and stops them
+# afterwards; without their binaries it prints the apt-get command and fails.
 test: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/test_services.py $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
