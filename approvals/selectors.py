@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from approvals.kinds import Kind
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.selectors import state_counts, stuck_exports
+from erpsync.selectors import stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
 
@@ -65,10 +65,10 @@ def queue_page(company: Company, kind: Kind, filter_: Filter, page: int | str) -
 def _mark_stuck(model: type[ErpItem], page: Page) -> None:
     """Set `erp_export_stuck` on each row of an Exporting page (one query for the page): its
     export has not finished in time and nothing is working on it, so approvers get Export
-    now (the sweeper's own rule, erpsync.selectors.stuck_exports)."""
+    now (the sweeper's own rule, erpsync.selectors.stale_export_items)."""
     items = list(page.object_list)
     stuck = set(
-        stuck_exports(model).filter(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
+        stale_export_items(model).filter(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
     )
     for item in items:
         item.erp_export_stuck = item.pk in stuck

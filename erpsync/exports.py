@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.selectors import stuck_exports, submitted_snapshot
+from erpsync.selectors import stale_export_items, submitted_snapshot
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpActionRefused, ErpState
 
@@ -147,6 +147,6 @@ def _failed(
 
 
 def stale_exports(model: type[ErpItem]) -> list[int]:
-    """The ids of the model's stuck exports (erpsync.selectors.stuck_exports states the rule):
+    """The ids of the model's stuck exports (erpsync.selectors.stale_export_items states the rule):
     their publish was lost, or no worker runs."""
-    return list(stuck_exports(model).values_list("pk", flat=True))
+    return list(stale_export_items(model).values_list("pk", flat=True))

@@ -82,7 +82,7 @@ def erp_history(item: ErpItem) -> list[ErpEvent]:
     )
 
 
-def stuck_exports[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
+def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     """Accepted items whose export has not finished in time and that nothing is working on:
     accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry
     still scheduled, and not queued again by an approver within that time either. Their

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import ErpEvent, ErpItem, display_name, when
-from erpsync.selectors import events_since, stuck_exports
+from erpsync.selectors import events_since, stale_export_items
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -226,12 +226,12 @@ def erp_retry_export_by_ops[Item: ErpItem](*, item: Item, reason: str) -> Item:
 
 def requeue_export_decision(item: ErpItem, user: Any) -> Decision:
     """Whether `user` may queue the item's export again now ("Export now"): an accounting
-    approver, on an accepted item whose export is stuck (erpsync.selectors.stuck_exports)."""
+    approver, on an accepted item whose export is stuck (erpsync.selectors.stale_export_items)."""
     action = ErpAction.REQUEUE_EXPORT
     refusals: list[Refusal] = []
     if item.erp_state != ErpState.ACCEPTED:
         refusals.append(Refusal(RefusalKind.STATE, item.erp_state_refusal(action)))
-    elif not stuck_exports(type(item)).filter(pk=item.pk).exists():
+    elif not stale_export_items(type(item)).filter(pk=item.pk).exists():
         who, at = display_name(item.erp_accepted_by), when(item.erp_accepted_at)
         refusals.append(
             Refusal(
