@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         where = (
-            "ran in this process (no broker)"
+            "run in this process: no broker"
             if sweep_exports.app.conf.task_always_eager
             else "queued for the workers"
         )
