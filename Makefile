@@ -70,7 +70,7 @@ run: demo
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # When nothing answers at those addresses, scripts/test_services.py starts a throwaway
-# PostgreSQL (initdb under var/pg-test/) and Redis on spare ports for the run and stops them
+# PostgreSQL (initdb under var/test-services/) and Redis on spare ports for the run and stops them
 # afterwards; without their binaries it prints the apt-get command and fails.
 test: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \

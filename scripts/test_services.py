@@ -8,14 +8,15 @@ postgres://postgres@127.0.0.1:5432/erpsync and redis://127.0.0.1:6379/14). When 
 answers at those addresses, the command runs with them as they are. When nothing does, this
 starts a throwaway server for the run instead:
 
-- PostgreSQL: a cluster made by `initdb` under var/pg-test/ (trust authentication, the URL's
-  user as superuser, fsync off), started with `pg_ctl` on a spare port of 127.0.0.1, with the
-  URL's database created in it;
+- PostgreSQL: a cluster made by `initdb` under var/test-services/ (trust authentication, the
+  URL's user as superuser, fsync off), started with `pg_ctl` on a spare port of 127.0.0.1,
+  with the URL's database created in it;
 - Redis: `redis-server` on a spare port of 127.0.0.1, nothing saved to disk;
 
 points DATABASE_URL / CELERY_BROKER_URL at it, runs the command, and stops and deletes the
 server afterwards: when the command ends, fails, or the run is interrupted (Ctrl-C, SIGTERM,
-SIGHUP). The machine's own servers are never touched.
+SIGHUP). A run killed outright (SIGKILL) cannot clean up; the next run that starts servers
+stops and deletes what it left. The machine's own servers are never touched.
 
 It never falls back to SQLite or an in-memory broker: when a server is needed and its binaries
 are missing, it prints the one command that installs them and fails. PostgreSQL refuses to
@@ -44,8 +45,10 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 INSTALL = "apt-get install -y postgresql redis-server"
 REPO = Path(__file__).resolve().parent.parent
-PG_BASE = REPO / "var" / "pg-test"
+# Each run's servers live in var/test-services/run-<pid>-…/ (postgres/, redis/), deleted after.
+RUN_BASE = REPO / "var" / "test-services"
 START_TIMEOUT = 60
+PG_BINARIES = ("initdb", "pg_ctl", "postgres", "createdb")
 
 
 def say(message: str) -> None:
@@ -74,6 +77,16 @@ def spare_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def address(url: SplitResult, default_port: int) -> tuple[str, int]:
@@ -106,7 +119,7 @@ def pg_bindir() -> Path | None:
         if initdb:
             candidates.append(Path(initdb).parent)
     for directory in candidates:
-        if all(os.access(directory / name, os.X_OK) for name in ("initdb", "pg_ctl", "postgres")):
+        if all(os.access(directory / name, os.X_OK) for name in PG_BINARIES):
             return directory
     return None
 
@@ -123,8 +136,54 @@ def redis_server() -> str | None:
 # ----- the servers --------------------------------------------------------------------------
 
 
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _end(pid: int, signals: tuple[signal.Signals, ...]) -> None:
+    """Send each signal in turn, giving the process 10 s to go after each."""
+    for sig in signals:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _alive(pid):
+            return
+
+
+def remove_leftovers() -> None:
+    """Stop and delete what earlier runs left behind because they could not clean up (killed
+    with SIGKILL): only their own servers, recognised by their pid files and command lines,
+    and only once the run that started them is gone."""
+    for directory in RUN_BASE.glob("run-*-*"):
+        run_pid = directory.name.split("-")[1]
+        if not run_pid.isdigit() or _alive(int(run_pid)):
+            continue
+        postmaster = _pid_in(directory / "postgres" / "data" / "postmaster.pid")
+        if postmaster and str(directory) in _command_line(postmaster):
+            _end(postmaster, (signal.SIGQUIT, signal.SIGKILL))  # SIGQUIT: immediate shutdown
+        redis = _pid_in(directory / "redis" / "redis.pid")
+        if redis and "redis-server" in _command_line(redis):
+            _end(redis, (signal.SIGTERM, signal.SIGKILL))
+        shutil.rmtree(directory, ignore_errors=True)
+        say(f"removed the servers an interrupted run left behind ({directory})")
+
+
 class Postgres:
-    """A throwaway PostgreSQL cluster under var/pg-test/, on a spare port."""
+    """A throwaway PostgreSQL cluster in the run's directory, on a spare port."""
 
     name = "PostgreSQL"
 
@@ -135,6 +194,7 @@ class Postgres:
         self.url = url
         self.port = spare_port()
         self.dir: Path | None = None
+        self.own_dir = False
         self.as_owner: list[str] = []
         self.started = False
 
@@ -163,9 +223,9 @@ class Postgres:
         self.as_owner = ["runuser", "-u", "postgres", "--"]
         return entry.pw_uid, entry.pw_gid
 
-    def _make_dir(self, owner: tuple[int, int] | None) -> Path:
-        PG_BASE.mkdir(parents=True, exist_ok=True)
-        directory = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=PG_BASE))
+    def _make_dir(self, run_dir: Path, owner: tuple[int, int] | None) -> Path:
+        directory = run_dir / "postgres"
+        directory.mkdir()
         if owner is None:
             return directory
         os.chown(directory, *owner)
@@ -177,6 +237,7 @@ class Postgres:
         directory = Path(tempfile.mkdtemp(prefix="erpsync-pg-test-"))
         directory.chmod(0o755)
         os.chown(directory, *owner)
+        self.own_dir = True
         return directory
 
     def _run(self, *args: str) -> None:
@@ -195,9 +256,8 @@ class Postgres:
                 f"{result.stdout}{result.stderr}{tail}"
             )
 
-    def start(self) -> None:
-        owner = self._owner()
-        self.dir = self._make_dir(owner)
+    def start(self, run_dir: Path) -> None:
+        self.dir = self._make_dir(run_dir, self._owner())
         bindir = self.bindir
         self._run(
             str(bindir / "initdb"),
@@ -258,25 +318,15 @@ class Postgres:
                     "stop",
                 )
             except (Failed, subprocess.TimeoutExpired):
-                self._kill_postmaster()
+                # pg_ctl could not stop it (or it never came up): end what postmaster.pid names.
+                postmaster = _pid_in(self.data / "postmaster.pid")
+                if postmaster and str(self.data) in _command_line(postmaster):
+                    _end(postmaster, (signal.SIGQUIT, signal.SIGKILL))
             self.started = False
             say(f"stopped the PostgreSQL on 127.0.0.1:{self.port}")
-        if self.dir is not None:
+        if self.dir is not None and self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def _kill_postmaster(self) -> None:
-        """pg_ctl could not stop it (or it was never up): kill what postmaster.pid names."""
-        try:
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        for sig in (signal.SIGQUIT, signal.SIGKILL):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return
-            time.sleep(2)
+        self.dir = None
 
 
 class Redis:
@@ -288,14 +338,14 @@ class Redis:
         self.binary = binary
         self.url = url
         self.port = spare_port()
-        self.dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     def new_url(self) -> str:
         return urlunsplit(("redis", f"127.0.0.1:{self.port}", self.url.path, self.url.query, ""))
 
-    def start(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="erpsync-redis-test-"))
+    def start(self, run_dir: Path) -> None:
+        directory = run_dir / "redis"
+        directory.mkdir()
         self.process = subprocess.Popen(
             [
                 self.binary,
@@ -308,7 +358,9 @@ class Redis:
                 "--appendonly",
                 "no",
                 "--dir",
-                str(self.dir),
+                str(directory),
+                "--pidfile",
+                str(directory / "redis.pid"),
                 "--daemonize",
                 "no",
             ],
@@ -345,9 +397,6 @@ class Redis:
                 self.process.wait(timeout=10)
             self.process = None
             say(f"stopped the Redis on 127.0.0.1:{self.port}")
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
 
 
 # ----- the run ------------------------------------------------------------------------------
@@ -413,10 +462,17 @@ def main(argv: list[str]) -> int:
         return 1
 
     started: list[Postgres | Redis] = []
+    run_dir: Path | None = None
     try:
+        if needed:
+            remove_leftovers()
+            RUN_BASE.mkdir(parents=True, exist_ok=True)
+            run_dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=RUN_BASE))
+            run_dir.chmod(0o755)  # the postgres user (as root) reaches its cluster in it
         for service in needed:
+            assert run_dir is not None
             started.append(service)
-            service.start()
+            service.start(run_dir)
             key = "DATABASE_URL" if isinstance(service, Postgres) else "CELERY_BROKER_URL"
             env[key] = service.new_url()
         return run(argv, env)
@@ -437,6 +493,8 @@ def main(argv: list[str]) -> int:
                 service.stop()
             except Exception as error:  # keep stopping the others
                 say(f"could not stop {service.name}: {error}")
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def test_with_nothing_answering_it_starts_both_runs_the_command_and_stops_them()
     assert result.returncode == 3, result.stdout + result.stderr
     output = result.stdout.split("\n") + result.stderr.split("\n")
     pg_port, postmaster, redis_port, data = started(output)
-    assert data.startswith(str(REPO / "var" / "pg-test")), data
+    assert data.startswith(str(REPO / "var" / "test-services" / "run-")), data
     assert "stopped the PostgreSQL" in result.stderr and "stopped the Redis" in result.stderr
     assert_all_gone(pg_port, postmaster, redis_port, data)
 
@@ -148,6 +148,43 @@ def test_a_run_stopped_with_sigterm_still_stops_both() -> None:
 
     assert process.returncode == 128 + signal.SIGTERM
     pg_port, postmaster, redis_port, data = started(output + errors.split("\n"))
+    assert_all_gone(pg_port, postmaster, redis_port, data)
+
+
+def test_the_next_run_removes_what_a_killed_run_left_behind() -> None:
+    killed = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "sh", "-c", f"{PROBE} && exec sleep 120"],
+        env=nowhere(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert killed.stdout is not None
+    output = []
+    try:
+        while not output or not output[-1].startswith("URLS "):
+            line = killed.stdout.readline()
+            assert line, "the command ended before it got its services"
+            output.append(line.strip())
+    finally:
+        # SIGKILL: no trap runs. The script and its command go; the servers stay.
+        os.killpg(killed.pid, signal.SIGKILL)
+        _, errors = killed.communicate(timeout=30)
+    pg_port, postmaster, redis_port, data = started(output + errors.split("\n"))
+    assert alive(postmaster) and answers(redis_port)
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "true"],
+        env=nowhere(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "removed the servers an interrupted run left behind" in result.stderr
     assert_all_gone(pg_port, postmaster, redis_port, data)
 
 
