@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from approvals.kinds import Kind
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.selectors import state_counts
+from erpsync.selectors import stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
 
@@ -56,7 +56,23 @@ def queue_page(company: Company, kind: Kind, filter_: Filter, page: int | str) -
     if filter_.key == "synced":
         project = model.erp_project_path
         order = (f"{project}__number", *order)
-    return Paginator(rows.order_by(*order), PAGE_SIZE).get_page(page)
+    result = Paginator(rows.order_by(*order), PAGE_SIZE).get_page(page)
+    if filter_.key == "exporting":
+        _mark_stuck(model, result)
+    return result
+
+
+def _mark_stuck(model: type[ErpItem], page: Page) -> None:
+    """Set `erp_export_stuck` on each row of an Exporting page (one query for the page): its
+    export has not finished in time and nothing is working on it, so approvers get Export
+    now (the sweeper's own rule, erpsync.selectors.stale_export_items)."""
+    items = list(page.object_list)
+    stuck = set(
+        stale_export_items(model).filter(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
+    )
+    for item in items:
+        item.erp_export_stuck = item.pk in stuck
+    page.object_list = items
 
 
 def history_page(company: Company, kind: Kind, page: int | str) -> Page:

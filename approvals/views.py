@@ -138,15 +138,30 @@ def erp_decide(
             version=version if decision == "accept" else None,
         )
     except ErpActionRefused as refusal:
-        return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
+        return _row_or_page(
+            request, access, tab, item, refusal.reasons, refusal.status_code, decision=decision
+        )
     except ValidationError as error:
         return _row_or_page(request, access, tab, item, error.messages, 422, reason_error=True)
-    message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
+    message = _done(access, tab, item, decision)
     if request.htmx:
         context = _context(access, tab, item=item, done=message, filter=FILTERS["ready"])
         return render(request, "approvals/queue.html#decided", context)
     messages.success(request, message)
     return redirect(back)
+
+
+def _done(access: ErpToolAccess, tab: Kind, item: ErpItem, decision: str) -> str:
+    """'Sub job 03-000 accepted.'; an export that already ran (eager tasks, the embedded
+    demo) says how it ended."""
+    message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
+    if decision in ("retry", "export"):
+        now = queue_item(access.company, tab, item.pk) or item
+        if now.erp_state == ErpState.SYNCED:
+            message = f"{capfirst(item.erp_title)} exported to the ERP (ERP id {now.erp_id})."
+        elif now.erp_state == ErpState.EXPORT_FAILED:
+            message = f"{capfirst(item.erp_title)} could not be exported: {now.erp_error}"
+    return message
 
 
 def _row_or_page(
@@ -158,6 +173,7 @@ def _row_or_page(
     status: int,
     *,
     reason_error: bool = False,
+    decision: str = "",
 ) -> HttpResponse:
     if not request.htmx:
         company = access.company
@@ -171,7 +187,11 @@ def _row_or_page(
         ]
         return refused(request, reasons, status, title="Not done", breadcrumbs=crumbs, back=queue)
     item = queue_item(access.company, tab, item.pk) or item
-    filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
+    # The row goes back into the list its button was on.
+    if decision == "export":
+        filter_ = FILTERS["exporting"]
+    else:
+        filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
     context = _context(
         access,
         tab,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from erpsync.events import ItemTransitioned, publish
+from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import ErpEvent, ErpItem, display_name, when
-from erpsync.selectors import events_since
+from erpsync.selectors import events_since, stale_export_items
 from erpsync.snapshots import edit_changes
 from erpsync.states import (
     TRANSITIONS,
@@ -29,6 +30,7 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
+from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
 from projects.terms import terms_for
 
 REASON_MAX = 2000
@@ -223,6 +225,50 @@ def erp_retry_export_by_ops[Item: ErpItem](*, item: Item, reason: str) -> Item:
     return _transition(
         item=item, action=ErpAction.RETRY_EXPORT, user=None, reason=reason, as_system=True
     )
+
+
+def requeue_export_decision(item: ErpItem, user: Any) -> Decision:
+    """Whether `user` may queue the item's export again now ("Export now"): an accounting
+    approver, on an accepted item whose export is stuck (erpsync.selectors.stale_export_items)."""
+    action = ErpAction.REQUEUE_EXPORT
+    refusals: list[Refusal] = []
+    if item.erp_state != ErpState.ACCEPTED:
+        refusals.append(Refusal(RefusalKind.STATE, item.erp_state_refusal(action)))
+    elif not stale_export_items(type(item)).filter(pk=item.pk).exists():
+        who, at = display_name(item.erp_accepted_by), when(item.erp_accepted_at)
+        refusals.append(
+            Refusal(
+                RefusalKind.STATE,
+                f"This {item.erp_kind_label} was accepted by {who} at {at} and is being "
+                "exported: a worker holds it, or its export was queued moments ago. Export "
+                f"now is offered when it has not finished after "
+                f"{settings.ERP_SWEEP_AFTER_SECONDS} seconds.",
+            )
+        )
+    if not is_accounting_approver(user, item.erp_company):
+        refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+    return Decision(action=action, refusals=tuple(refusals))
+
+
+def erp_requeue_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    """ "Export now": queue a stuck export again once this transaction commits, with an audit
+    row naming the approver. The item stays accepted (no transition); the export itself is
+    exactly-once whatever else queued it (state, lease, idempotency key). With eager tasks
+    (the embedded demo) it runs in this process at commit."""
+    with transaction.atomic():
+        locked = _lock(item)
+        decision = requeue_export_decision(locked, user)
+        if not decision.allowed:
+            raise ErpActionRefused(decision)
+        event = record_event(
+            item=locked,
+            action=ErpAction.REQUEUE_EXPORT,
+            actor=user,
+            from_state=locked.erp_state,
+            version=locked.erp_version,
+        )
+        publish(ExportRequeued(item=locked, event=event))
+    return locked
 
 
 # ----- the export worker's results --------------------------------------------------------
