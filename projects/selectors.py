@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 
 from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
@@ -85,4 +86,18 @@ def project_members(project: Project) -> QuerySet[ProjectMembership]:
         ProjectMembership.objects.filter(project=project)
         .select_related("user")
         .order_by(*USER_ORDER)
+    )
+
+
+def company_projects(company: Company) -> QuerySet[Project]:
+    """The company's projects, for the lists' Project filter."""
+    return Project.objects.filter(company=company).order_by("number")
+
+
+def company_people(company: Company) -> QuerySet[Any]:
+    """The users of the company's directory, by name, for the lists' person filters."""
+    return (
+        get_user_model()
+        .objects.filter(company_memberships__company=company)
+        .order_by("last_name", "first_name", "username")
     )
