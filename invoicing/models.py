@@ -186,6 +186,25 @@ class OwnerInvoice(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 20
+    erp_search_fields = (
+        "number",
+        "prime_contract__number",
+        "prime_contract__title",
+        "prime_contract__project__number",
+        "prime_contract__project__name",
+    )
+    erp_sort_field = "number"
+    erp_amount_field = "amount_due_total"
+
+    @classmethod
+    def erp_csv_columns(cls, company: Company) -> list[tuple[str, str]]:
+        return [
+            ("Invoice", "number"),
+            (term(company, "prime_contract"), "prime_contract.number"),
+            ("Billing period", "billing_period.number"),
+            ("Status", "get_status_display"),
+            ("Amount due", "amount_due_total"),
+        ]
 
     @classmethod
     def erp_tab_label(cls, company: Company) -> str:
