@@ -7,7 +7,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import QueryDict
+from django.urls import reverse
 
+from projects.filters import DirectoryFilterSet
+from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
 
 # The database form of CompanyMembership.is_accounting_approver.
@@ -64,6 +68,22 @@ def company_members(company: Company) -> QuerySet[CompanyMembership]:
         .select_related("user")
         .order_by(*USER_ORDER)
     )
+
+
+def directory_listing(company: Company, data: QueryDict) -> Listing:
+    """One page of the company directory, searched by name, username or email."""
+    filters = DirectoryFilterSet(data, company_members(company))
+    return build_listing(filters, reverse("company_members", args=[company.slug]))
+
+
+def directory_csv_columns() -> list[Column]:
+    return [
+        ("Name", lambda m: m.user.get_full_name()),
+        ("Username", attr("user.username")),
+        ("Email", attr("user.email")),
+        ("ERP Integrations", attr("get_erp_tool_level_display")),
+        ("Accounting approver", attr("is_accounting_approver")),
+    ]
 
 
 def accounting_approvers(company: Company) -> QuerySet[CompanyMembership]:
