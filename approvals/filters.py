@@ -6,13 +6,11 @@ has (ErpItem.erp_search_fields, erp_sort_field, erp_amount_field); nothing here 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import django_filters
-from django.db.models import DecimalField, F, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from erpsync.filters import AmountFilter
@@ -41,8 +39,6 @@ class QueueFilterSet(ListFilterSet):
     sender = PersonFilter(field_name="erp_sent_by", label="Sent by", empty_label="Anyone")
     sent_from = DayFilter(field_name="erp_sent_at", end=False, label="Sent from")
     sent_to = DayFilter(field_name="erp_sent_at", end=True, label="Sent to")
-    amount_min = AmountFilter(label="Amount due from", method="filter_amount")
-    amount_max = AmountFilter(label="Amount due to", method="filter_amount")
 
     ranges = (
         ("sent_from", "sent_to", DATES_REVERSED),
@@ -64,18 +60,6 @@ class QueueFilterSet(ListFilterSet):
         self.filters["sender"].queryset = company_people(company)
         sort = self.filters["sort"]
         sort.default, sort.lead = default, lead
-        if self.model.erp_amount_field is None:
-            self.drop("amount_min", "amount_max")
-
-    def filter_amount(self, qs: QuerySet[Any], name: str, value: Decimal) -> QuerySet[Any]:
-        # An item with no lines has no sum: it is due 0.00, as its page says.
-        amount = Coalesce(
-            F(self.model.erp_amount_field),
-            Value(Decimal("0.00")),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        )
-        lookup = "gte" if name == "amount_min" else "lte"
-        return qs.alias(**{f"_{name}": amount}).filter(**{f"_{name}__{lookup}": value})
 
 
 @cache
@@ -104,6 +88,14 @@ def queue_filterset(model: type[ErpItem]) -> type[QueueFilterSet]:
         ),
         "sort": SortFilter(sorts=sorts),
     }
+    if model.erp_amount_field:
+        # An annotation of erp_queue (e.g. the sum of an invoice's lines, 0.00 without any).
+        for name, lookup in (("amount_min", "gte"), ("amount_max", "lte")):
+            attrs[name] = AmountFilter(
+                field_name=model.erp_amount_field,
+                lookup_expr=lookup,
+                label=f"Amount due {'from' if lookup == 'gte' else 'to'}",
+            )
     return type(f"{model.__name__}QueueFilterSet", (QueueFilterSet,), attrs)
 
 

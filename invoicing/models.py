@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from erpsync.fields import DecimalField
@@ -222,7 +223,14 @@ class OwnerInvoice(ErpItem):
                 "erp_accepted_by",
                 "erp_changed_by",
             )
-            .annotate(amount_due_total=models.Sum("lines__amount_due"))
+            # 0.00 without lines, as the invoice's page says: filters and sorts compare it.
+            .annotate(
+                amount_due_total=Coalesce(
+                    models.Sum("lines__amount_due"),
+                    models.Value(ZERO),
+                    output_field=models.DecimalField(max_digits=14, decimal_places=2),
+                )
+            )
         )
 
     @property
