@@ -36,12 +36,6 @@ def erp_state_filter(**kwargs: Any) -> django_filters.ChoiceFilter:
     )
 
 
-def person(path: str) -> Any:
-    """A CSV getter naming the user at `path` as the pages do ("a deleted user")."""
-    get = attr(path)
-    return lambda obj: display_name(get(obj))
-
-
 def erp_csv_columns() -> list[Column]:
     """The ERP columns of any item's row in a CSV download."""
     return [
