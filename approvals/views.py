@@ -89,7 +89,7 @@ def _queue_response(
     else:
         total = dict((f.key, n) for f, n in context["filters"])[filter_.key]
         listing = queue_listing(company, tab, filter_, data, total=total)
-    if wants_csv(data):
+    if request.method == "GET" and wants_csv(data):
         if not listing.valid:
             return refused(request, listing.error_messages, 400, title="Not downloaded")
         columns = (history_csv_columns if filter_.key == "history" else queue_csv_columns)(
