@@ -12,11 +12,26 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/erpsync
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help python-check install run migrate demo test lint fmt check-deploy clean tryton
+# Where `make run` serves the demo: make run PORT=8001 (HOST=0.0.0.0 to listen on every
+# interface). Links in the demo's emails point at that server unless ERPSYNC_BASE_URL is set,
+# and a HOST of its own is added to the default ALLOWED_HOSTS.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+LINK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+EXTRA_HOST := $(filter-out 127.0.0.1 localhost 0.0.0.0 ::,$(HOST))
+HOSTS_ENV := ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost,$(EXTRA_HOST)}"
+DEMO_ENV := ERPSYNC_BASE_URL="$${ERPSYNC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" \
+	$(if $(EXTRA_HOST),$(HOSTS_ENV))
+
+.PHONY: help python-check install run migrate demo demo-reset test lint fmt check-deploy clean tryton
 
 help:
 	@echo "make run    - install, migrate, load demo data and serve http://127.0.0.1:8000"
-	@echo "make test   - install and run the whole test suite (needs PostgreSQL and Redis)"
+	@echo "              (make run PORT=8001 HOST=0.0.0.0 to serve elsewhere)"
+	@echo "make demo-reset - rebuild the demo data and mail files from scratch (SQLite only,"
+	@echo "              unless FORCE=1)"
+	@echo "make test   - install and run the whole test suite on PostgreSQL and Redis (started"
+	@echo "              for the run when nothing answers; see scripts/test_services.py)"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make fmt    - ruff format and fix"
 	@echo "make tryton - install Tryton 8.2 in var/tryton, set up its books, start it on"
@@ -39,15 +54,28 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py seed_demo
+
+# Deletes the embedded SQLite database and the mail files, migrates and loads the demo again.
+# A PostgreSQL DATABASE_URL is refused unless FORCE=1 (then every row in it is deleted).
+demo-reset: install
+	@case "$${DATABASE_URL:-}" in postgres*|pgsql*) test "$(FORCE)" = 1 || { \
+		echo "make demo-reset: refusing to reset: DATABASE_URL points at PostgreSQL, and a reset" \
+		     "deletes every row in it. If that database holds only the demo: make demo-reset FORCE=1" >&2; \
+		exit 1; };; esac
+	$(DEMO_ENV) $(PY) manage.py seed_demo --reset $(if $(filter 1,$(FORCE)),--force)
+	@echo "Serve it with: make run$(if $(filter-out 8000,$(PORT)), PORT=$(PORT))"
 
 run: demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
+# When nothing answers at those addresses, scripts/test_services.py starts a throwaway
+# PostgreSQL (initdb under var/test-services/) and Redis on spare ports for the run and stops them
+# afterwards; without their binaries it prints the apt-get command and fails.
 test: install
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}" \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/test_services.py $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

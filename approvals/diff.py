@@ -1,50 +1,16 @@
-"""What changed between two submitted snapshots, field by field."""
+"""What changed between the rejected version of an item and the version resent since."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import submitted_snapshot
+from erpsync.snapshots import Change, snapshot_changes
 from erpsync.states import ErpAction, ErpState
-
-
-@dataclass(frozen=True)
-class Change:
-    field: str
-    old: str
-    new: str
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(value, dict):
-        flat: dict[str, str] = {}
-        for key, inner in value.items():
-            flat |= flatten(inner, f"{prefix} › {key}" if prefix else str(key))
-        return flat
-    if isinstance(value, list):
-        flat = {}
-        for index, inner in enumerate(value, start=1):
-            # Lines are matched by their place on the invoice, as a reader compares them.
-            flat |= flatten(inner, f"{prefix} {index}")
-        return flat
-    return {prefix: "" if value is None else str(value)}
-
-
-def _label(path: str) -> str:
-    return path.replace("_", " ").capitalize()
-
-
-def snapshot_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    before, after = flatten(old), flatten(new)
-    return [
-        Change(_label(path), before.get(path, "—"), after.get(path, "—"))
-        for path in [*before, *(p for p in after if p not in before)]
-        if before.get(path) != after.get(path)
-    ]
+from projects.terms import terms_for
 
 
 @dataclass(frozen=True)
@@ -54,7 +20,8 @@ class SinceRejection:
 
 
 def changes_since_rejection(item: ErpItem) -> SinceRejection | None:
-    """For a resent item: the last rejection of a pending version and what changed since."""
+    """For a resent item: the last rejection of a pending version and what changed since,
+    labelled in the company's terms."""
     rejection = (
         ErpEvent.objects.filter(
             content_type=ContentType.objects.get_for_model(item),
@@ -72,6 +39,10 @@ def changes_since_rejection(item: ErpItem) -> SinceRejection | None:
     current = submitted_snapshot(item)
     if rejected is None or current is None:
         return None
-    return SinceRejection(
-        rejection, snapshot_changes(rejected.snapshot or {}, current.snapshot or {})
+    changes = snapshot_changes(
+        item.erp_snapshot_format,
+        rejected.snapshot or {},
+        current.snapshot or {},
+        terms_for(item.erp_company),
     )
+    return SinceRejection(rejection, changes)

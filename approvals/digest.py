@@ -22,7 +22,6 @@ from approvals.emails import (
     absolute_url,
     age,
     approver_item_url,
-    item_name,
     queue_url,
     render_email,
 )
@@ -137,7 +136,7 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
         )
         for row in _digest_rows(model, company):
             entry = DigestItem(
-                name=item_name(row, company),
+                name=row.erp_name_in(company),
                 project=row.erp_project,
                 sent_by=display_name(row.erp_sent_by),
                 sent_at=row.erp_sent_at,

@@ -25,7 +25,7 @@ from erpsync.outbox import Recipient
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
 from projects.selectors import accounting_approvers
-from projects.terms import TERMS, term, terms_for
+from projects.terms import terms_for
 
 RESEND_NEXT_STEP = "Edit it, then click Resend to ERP."
 NO_COMMENT = "No comment"
@@ -51,14 +51,6 @@ def approver_item_url(company: Company, item: ErpItem) -> str:
 
 def queue_url(company: Company, kind: str, filter_key: str) -> str:
     return absolute_url(reverse("erp_queue", args=[company.slug, kind, filter_key]))
-
-
-def item_name(item: ErpItem, company: Company) -> str:
-    """How an email names the item, in the company's dictionary ('Funding Invoice INV-007')."""
-    title = item.erp_title
-    if item.erp_kind not in TERMS or not title.startswith(item.erp_kind_label):
-        return title
-    return f"{term(company, item.erp_kind)}{title.removeprefix(item.erp_kind_label)}"
 
 
 def age(delta: dt.timedelta) -> str:
@@ -155,7 +147,7 @@ def _event_context(event: ErpEvent, item: ErpItem) -> dict[str, Any]:
         "terms": terms_for(company),
         "event": event,
         "item": item,
-        "item_name": item_name(item, company),
+        "item_name": item.erp_name_in(company),
         "project": item.erp_project,
         # It starts a sentence; a user's own name is left as they wrote it.
         "actor_name": event.actor_name if event.actor else capfirst(event.actor_name),

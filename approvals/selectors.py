@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.urls import reverse
@@ -15,7 +16,7 @@ from approvals.filters import HistoryFilterSet, queue_filterset
 from approvals.kinds import Kind
 from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.selectors import state_counts
+from erpsync.selectors import stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company
@@ -64,7 +65,23 @@ def queue_listing(
     lead = (f"{model.erp_project_path}__number",) if filter_.key == "synced" else ()
     filters = queue_filterset(model)(data, rows, company=company, default=filter_.order, lead=lead)
     path = reverse("erp_queue", args=[company.slug, kind.key, filter_.key])
-    return build_listing(filters, path, total=total)
+    listing = build_listing(filters, path, total=total)
+    if filter_.key == "exporting" and listing.page is not None:
+        _mark_stuck(model, listing.page)
+    return listing
+
+
+def _mark_stuck(model: type[ErpItem], page: Page) -> None:
+    """Set `erp_export_stuck` on each row of an Exporting page (one query for the page): its
+    export has not finished in time and nothing is working on it, so approvers get Export
+    now (the sweeper's own rule, erpsync.selectors.stale_export_items)."""
+    items = list(page.object_list)
+    stuck = set(
+        stale_export_items(model).filter(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
+    )
+    for item in items:
+        item.erp_export_stuck = item.pk in stuck
+    page.object_list = items
 
 
 def history_listing(company: Company, kind: Kind, data: QueryDict) -> Listing:

@@ -9,11 +9,23 @@ from django.core.exceptions import ValidationError
 
 from approvals.kinds import Kind
 from erpsync.models import ErpItem
-from erpsync.services import erp_accept, erp_reject, erp_retry_export, require_storable
+from erpsync.services import (
+    erp_accept,
+    erp_reject,
+    erp_requeue_export,
+    erp_retry_export,
+    require_storable,
+)
 from erpsync.states import ErpActionRefused
 from projects.models import Company
 
-DECISIONS = {"accept": "accepted", "reject": "rejected", "retry": "queued for export again"}
+DECISIONS = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "retry": "queued for export again",
+    # "Export now" on a stuck export: no transition, the item stays accepted.
+    "export": "queued for export again",
+}
 
 
 @dataclass(frozen=True)
@@ -27,13 +39,16 @@ class Outcome:
 def decide(
     *, item: ErpItem, user: Any, decision: str, reason: str = "", version: int | None = None
 ) -> ErpItem:
-    """Accept (the version shown, when given), reject with a reason, or retry an export."""
+    """Accept (the version shown, when given), reject with a reason, retry a failed export,
+    or queue a stuck export again."""
     if decision == "accept":
         return erp_accept(item=item, user=user, expected_version=version)
     if decision == "reject":
         return erp_reject(item=item, user=user, reason=reason)
     if decision == "retry":
         return erp_retry_export(item=item, user=user)
+    if decision == "export":
+        return erp_requeue_export(item=item, user=user)
     raise ValueError(f"Unknown decision {decision!r}")
 
 

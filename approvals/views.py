@@ -17,7 +17,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals.access import ErpToolAccess, erp_tool_access
-from approvals.diff import changes_since_rejection, flatten
+from approvals.diff import changes_since_rejection
 from approvals.filters import CARRIED
 from approvals.kinds import Kind, kind_for, kinds_for
 from approvals.selectors import (
@@ -32,11 +32,13 @@ from approvals.selectors import (
 )
 from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
-from erpsync.selectors import erp_history, submitted_snapshot
+from erpsync.selectors import history_rows, submitted_snapshot
+from erpsync.snapshots import sections
 from erpsync.states import ErpActionRefused, ErpState
 from erpsync.web import next_url, refused
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.permissions import APPROVER_REQUIRED
+from projects.terms import terms_for
 
 
 def _context(
@@ -171,6 +173,9 @@ def _selection(values: list[str]) -> dict[int, int | None] | None:
     return versions
 
 
+_LIST_OF_STATE = {ErpState.EXPORT_FAILED: "failed", ErpState.ACCEPTED: "exporting"}
+
+
 @login_required
 @require_POST
 def erp_decide(
@@ -184,7 +189,8 @@ def erp_decide(
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
+    # The list the decision's button was on (Export now is on Exporting).
+    filter_ = FILTERS[_LIST_OF_STATE.get(item.erp_state, "ready")]
     back = next_url(request, reverse("erp_queue", args=[slug, kind, filter_.key]))
     reason = request.POST.get("reason", "")
     version = _version(request)
@@ -200,10 +206,12 @@ def erp_decide(
             version=version if decision == "accept" else None,
         )
     except ErpActionRefused as refusal:
-        return _row_or_page(request, access, tab, item, refusal.reasons, refusal.status_code)
+        return _row_or_page(
+            request, access, tab, item, refusal.reasons, refusal.status_code, decision=decision
+        )
     except ValidationError as error:
         return _row_or_page(request, access, tab, item, error.messages, 422, reason_error=True)
-    message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
+    message = _done(access, tab, item, decision)
     if request.htmx:
         # The row answers in place; the tabs and state filters come along (out of band) with
         # their new counts.
@@ -212,6 +220,19 @@ def erp_decide(
         return render(request, "approvals/queue.html#decided", context)
     messages.success(request, message)
     return redirect(back)
+
+
+def _done(access: ErpToolAccess, tab: Kind, item: ErpItem, decision: str) -> str:
+    """'Sub job 03-000 accepted.'; an export that already ran (eager tasks, the embedded
+    demo) says how it ended."""
+    message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
+    if decision in ("retry", "export"):
+        now = queue_item(access.company, tab, item.pk) or item
+        if now.erp_state == ErpState.SYNCED:
+            message = f"{capfirst(item.erp_title)} exported to the ERP (ERP id {now.erp_id})."
+        elif now.erp_state == ErpState.EXPORT_FAILED:
+            message = f"{capfirst(item.erp_title)} could not be exported: {now.erp_error}"
+    return message
 
 
 def _row_or_page(
@@ -223,11 +244,25 @@ def _row_or_page(
     status: int,
     *,
     reason_error: bool = False,
+    decision: str = "",
 ) -> HttpResponse:
     if not request.htmx:
-        return refused(request, reasons, status, title="Not done")
+        company = access.company
+        queue = reverse("erp_queue", args=[company.slug, tab.key, "ready"])
+        preview = reverse("erp_item", args=[company.slug, tab.key, item.pk])
+        crumbs = [
+            (company.name, reverse("home")),
+            ("ERP Integrations", queue),
+            (item.erp_name_in(company), preview),
+            ("Not done", None),
+        ]
+        return refused(request, reasons, status, title="Not done", breadcrumbs=crumbs, back=queue)
     item = queue_item(access.company, tab, item.pk) or item
-    filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
+    # The row goes back into the list its button was on.
+    if decision == "export":
+        filter_ = FILTERS["exporting"]
+    else:
+        filter_ = FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"]
     context = _context(
         access,
         tab,
@@ -304,20 +339,26 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
         reason = f"This {item.erp_kind_label} has never been sent to the ERP Integrations tool."
         return refused(request, [reason], 404, title="Never sent")
     submitted = submitted_snapshot(item)
-    fields = flatten(submitted.snapshot) if submitted and submitted.snapshot else {}
+    name = item.erp_name_in(access.company)
     context = _context(
         access,
         tab,
         item=item,
+        item_name=name,
         submitted=submitted,
-        fields=[(k.replace("_", " ").capitalize(), v) for k, v in fields.items()],
+        sections=sections(
+            item.erp_snapshot_format,
+            submitted.snapshot if submitted and submitted.snapshot else {},
+            terms_for(access.company),
+            title=name,
+        ),
         since=changes_since_rejection(item),
-        history=erp_history(item),
-        filter=FILTERS["ready"],
+        history=history_rows(item),
+        filter=FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"],
     )
     context["breadcrumbs"] = [
         (access.company.name, reverse("home")),
         ("ERP Integrations", reverse("erp_queue", args=[slug, kind, "ready"])),
-        (item.erp_title, None),
+        (name, None),
     ]
     return render(request, "approvals/item.html", context)

@@ -15,6 +15,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
+# One .eml file per message, named by time, kind and recipient (a dotted path: the shell
+# names the core's backend without importing it).
+FILE_BACKEND = "erpsync.mail.FileEmailBackend"
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -92,17 +95,13 @@ def mailers_from_env(name: str, *, default_dir: Path) -> dict[str, dict[str, Any
     """Map EMAIL_URL onto Django 6.1's MAILERS.
 
     smtp://user:pass@host:port (STARTTLS with ?tls=true), smtps://… (implicit TLS),
-    file:///path (one file per message), console:// (stdout).
+    file:///path (one .eml file per message, named by time, kind and recipient:
+    erpsync.mail.FileEmailBackend), console:// (stdout).
     Unset: files under var/mail/, the embedded default.
     """
     value = _raw(name)
     if value is None:
-        return {
-            "default": {
-                "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-                "OPTIONS": {"file_path": str(default_dir)},
-            }
-        }
+        return {"default": {"BACKEND": FILE_BACKEND, "OPTIONS": {"file_path": str(default_dir)}}}
     parts = urlsplit(value)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if parts.scheme in {"smtp", "smtps", "smtp+tls"}:
@@ -133,7 +132,7 @@ def mailers_from_env(name: str, *, default_dir: Path) -> dict[str, dict[str, Any
     if parts.scheme == "file":
         return {
             "default": {
-                "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                "BACKEND": FILE_BACKEND,
                 "OPTIONS": {"file_path": unquote(parts.path) or str(default_dir)},
             }
         }

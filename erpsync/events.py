@@ -1,7 +1,8 @@
 """What the ERP core announces, and a small registry of who listens.
 
-The core publishes a message when an item's ERP state changes (`ItemTransitioned`) and when
-a reconciliation finds drift (`DriftFound`); it never knows who listens. Apps subscribe in
+The core publishes a message when an item's ERP state changes (`ItemTransitioned`), when an
+approver queues a stuck export again (`ExportRequeued`) and when a reconciliation finds drift
+(`DriftFound`); it never knows who listens. Apps subscribe in
 their `AppConfig.ready()`. A message is published inside the transaction that caused it, so
 that a listener can write rows of its own atomically with it (an email's outbox row, say);
 a listener that does I/O defers it with `transaction.on_commit`. A listener that raises
@@ -35,6 +36,15 @@ class ItemTransitioned:
     @property
     def action(self) -> str:
         return self.event.action
+
+
+@dataclass(frozen=True)
+class ExportRequeued:
+    """An approver queued an accepted item's stuck export again ("Export now"); `event` is
+    its audit row. The state did not change: the item is still accepted."""
+
+    item: ErpItem
+    event: ErpEvent
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.selectors import submitted_snapshot
+from erpsync.selectors import stale_export_items, submitted_snapshot
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpActionRefused, ErpState
 
@@ -147,19 +147,6 @@ def _failed(
 
 
 def stale_exports(model: type[ErpItem]) -> list[int]:
-    """Accepted items whose export has not finished in time and that nothing is working on:
-    no worker holds a lease, and no retry is still scheduled. Their publish was lost."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
-    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
-    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
-    attempts = ExportAttempt.objects.filter(content_type=ContentType.objects.get_for_model(model))
-    held = (
-        attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=now - lease)
-        | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
-    ).values("object_id")
-    return list(
-        model.objects.filter(erp_state=ErpState.ACCEPTED, erp_changed_at__lte=cutoff)
-        .exclude(pk__in=held)
-        .values_list("pk", flat=True)
-    )
+    """The ids of the model's stuck exports (erpsync.selectors.stale_export_items states the rule):
+    their publish was lost, or no worker runs."""
+    return list(stale_export_items(model).values_list("pk", flat=True))

@@ -1,4 +1,5 @@
-"""The ERP core's own listener: an acceptance queues the item's export once it commits.
+"""The ERP core's own listener: an acceptance (or an approver's "Export now") queues the
+item's export once it commits.
 
 The item's state is the outbox for exports: if the publish is lost (broker down, process
 killed), the sweeper (erpsync.tasks.sweep_exports) finds the accepted item and queues it.
@@ -10,15 +11,17 @@ from functools import partial
 
 from django.db import transaction
 
-from erpsync.events import ItemTransitioned, subscribe
+from erpsync.events import ExportRequeued, ItemTransitioned, subscribe
 from erpsync.states import ErpAction
 from erpsync.tasks import export_item
 
 EXPORTING_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.RETRY_EXPORT})
 
 
-def queue_export(message: ItemTransitioned) -> None:
-    if message.action in EXPORTING_ACTIONS and message.queue_export:
+def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
+    if isinstance(message, ExportRequeued) or (
+        message.action in EXPORTING_ACTIONS and message.queue_export
+    ):
         item = message.item
         # robust: a broker that cannot be reached is logged and does not undo the decision.
         transaction.on_commit(partial(export_item.delay, item.erp_kind, item.pk), robust=True)
@@ -26,3 +29,4 @@ def queue_export(message: ItemTransitioned) -> None:
 
 def register() -> None:
     subscribe(ItemTransitioned, queue_export)
+    subscribe(ExportRequeued, queue_export)

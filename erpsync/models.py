@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
 from erpsync.adapters import adapter_class_for
+from erpsync.snapshots import SnapshotFormat
 from erpsync.states import (
     APPROVER_ACTIONS,
     EDITABLE_STATES,
@@ -29,6 +30,7 @@ from erpsync.states import (
     RefusalKind,
 )
 from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
+from projects.terms import TERMS, term
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -194,6 +196,21 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         """Exactly what is submitted to the ERP, as JSON-ready data (money as strings)."""
         raise NotImplementedError
 
+    # How the snapshot reads on pages and in history (labels, money, dates).
+    erp_snapshot_format: ClassVar[SnapshotFormat] = SnapshotFormat()
+
+    @classmethod
+    def erp_snapshot_summary(cls, snapshot: dict[str, Any]) -> str:
+        """A submitted version in a few words, for history rows ('amount due $1,200.00')."""
+        return ""
+
+    def erp_name_in(self, company: Company) -> str:
+        """The item's title in the company's dictionary ('Funding Invoice INV-007')."""
+        title = self.erp_title
+        if self.erp_kind not in TERMS or not title.startswith(self.erp_kind_label):
+            return title
+        return f"{term(company, self.erp_kind)}{title.removeprefix(self.erp_kind_label)}"
+
     # ----- the state machine -----------------------------------------------------------------
 
     def _is_sendable(self) -> bool:
@@ -338,13 +355,17 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     def erp_locked(self) -> bool:
         return self.erp_state not in EDITABLE_STATES
 
-    def erp_lock_reason(self) -> str | None:
-        """Why the item's fields cannot be edited now, or None when they can."""
+    def erp_lock_reason(self, user: AnyUser | None = None) -> str | None:
+        """Why the item's fields cannot be edited now, or None when they can. Told to `user`,
+        the way out names what they can do: only a sender can retrieve."""
         state = self.erp_state
         if state == ErpState.PENDING:
+            sent = f"Sent to ERP at {when(self.erp_sent_at)} by {display_name(self.erp_sent_by)}"
+            if user is None or self.erp_sender_may(user):
+                return f"{sent}: retrieve it to edit."
             return (
-                f"Sent to ERP at {when(self.erp_sent_at)} by {display_name(self.erp_sent_by)}: "
-                "retrieve it to edit."
+                f"{sent}: it waits for an accounting approver. It can be edited again once "
+                "its sender retrieves it or an approver rejects it."
             )
         if state == ErpState.ACCEPTED:
             return (

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from erpsync.mail import KIND_HEADER
 from erpsync.models import EmailStatus, ErpEvent, OutboxEmail
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,12 @@ def deliver_email(pk: int) -> str:
         message = renderer_for(row.kind)(row)
         if message is not None:
             message.to = [row.recipient]
-            message.extra_headers = {**message.extra_headers, "Message-ID": message_id(row)}
+            message.extra_headers = {
+                **message.extra_headers,
+                "Message-ID": message_id(row),
+                # Says which email this is (rejection, submission…), e.g. to name mail files.
+                KIND_HEADER: row.kind,
+            }
             message.send()
     except Exception as error:  # the mail server, a template, a renderer: all retried
         return _failed(row, error)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from erpsync.kinds import erp_item_models
-from erpsync.models import ErpEvent, ErpItem
+from erpsync.models import ErpEvent, ErpItem, ExportAttempt, ExportOutcome
+from erpsync.snapshots import Change, edit_changes
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
+from projects.terms import terms_for
 
 
 def state_counts(company: Company) -> dict[str, dict[str, int]]:
@@ -75,4 +82,60 @@ def erp_history(item: ErpItem) -> list[ErpEvent]:
         )
         .select_related("actor")
         .order_by("created_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One audit row as an item page shows it: the version it concerned, as it was submitted
+    then (not as the item is now), and an edit's changes labelled in the company's terms."""
+
+    event: ErpEvent
+    version_summary: str
+    changes: list[Change]
+
+
+def history_rows(item: ErpItem) -> list[HistoryRow]:
+    events = erp_history(item)
+    submitted = {
+        e.version: e.snapshot
+        for e in events
+        if e.action in (ErpAction.SEND, ErpAction.RESEND) and e.snapshot
+    }
+    fmt, terms = item.erp_snapshot_format, terms_for(item.erp_company)
+    rows = []
+    for event in events:
+        snapshot = submitted.get(event.version) if event.version else None
+        summary = type(item).erp_snapshot_summary(snapshot) if snapshot else ""
+        changes = (event.details or {}).get("changes") or {}
+        rows.append(HistoryRow(event, summary, edit_changes(fmt, changes, terms)))
+    return rows
+
+
+def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
+    """Accepted items whose export has not finished in time and that nothing is working on:
+    accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry
+    still scheduled, and not queued again by an approver within that time either. Their
+    publish was lost, or no worker runs. The one statement of the rule: beat's sweeper
+    requeues these, and approvers get "Export now" on them."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
+    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
+    content_type = ContentType.objects.get_for_model(model)
+    attempts = ExportAttempt.objects.filter(content_type=content_type)
+    held = (
+        attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=now - lease)
+        | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
+    ).values("object_id")
+    requeued = ErpEvent.objects.filter(
+        content_type=content_type,
+        object_id=OuterRef("pk"),
+        action=ErpAction.REQUEUE_EXPORT,
+        created_at__gt=cutoff,
+    )
+    return (
+        model.objects.filter(erp_state=ErpState.ACCEPTED, erp_changed_at__lte=cutoff)
+        .exclude(pk__in=held)
+        .exclude(Exists(requeued))
     )

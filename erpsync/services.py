@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from erpsync.events import ItemTransitioned, publish
-from erpsync.models import ErpEvent, ErpItem, when
-from erpsync.selectors import events_since
+from erpsync.events import ExportRequeued, ItemTransitioned, publish
+from erpsync.models import ErpEvent, ErpItem, display_name, when
+from erpsync.selectors import events_since, stale_export_items
+from erpsync.snapshots import edit_changes
 from erpsync.states import (
     TRANSITIONS,
     Decision,
@@ -28,6 +30,8 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
+from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
+from projects.terms import terms_for
 
 REASON_MAX = 2000
 # PostgreSQL text cannot hold NUL. Form CharFields refuse it already (Django's
@@ -116,9 +120,10 @@ def _transition[Item: ErpItem](
                     refusals=(
                         Refusal(
                             RefusalKind.STATE,
-                            f"This {locked.erp_kind_label} changed since you opened it "
-                            f"(version {expected_version} is now {locked.erp_version}): "
-                            "reload the page and review it again.",
+                            f"This {locked.erp_kind_label} changed since you opened it: "
+                            f"{display_name(locked.erp_changed_by)} last acted on it at "
+                            f"{when(locked.erp_changed_at)} (version {expected_version} is now "
+                            f"{locked.erp_version}): reload the page and review it again.",
                         ),
                     ),
                 )
@@ -222,6 +227,50 @@ def erp_retry_export_by_ops[Item: ErpItem](*, item: Item, reason: str) -> Item:
     )
 
 
+def requeue_export_decision(item: ErpItem, user: Any) -> Decision:
+    """Whether `user` may queue the item's export again now ("Export now"): an accounting
+    approver, on an accepted item whose export is stuck (erpsync.selectors.stale_export_items)."""
+    action = ErpAction.REQUEUE_EXPORT
+    refusals: list[Refusal] = []
+    if item.erp_state != ErpState.ACCEPTED:
+        refusals.append(Refusal(RefusalKind.STATE, item.erp_state_refusal(action)))
+    elif not stale_export_items(type(item)).filter(pk=item.pk).exists():
+        who, at = display_name(item.erp_accepted_by), when(item.erp_accepted_at)
+        refusals.append(
+            Refusal(
+                RefusalKind.STATE,
+                f"This {item.erp_kind_label} was accepted by {who} at {at} and is being "
+                "exported: a worker holds it, or its export was queued moments ago. Export "
+                f"now is offered when it has not finished after "
+                f"{settings.ERP_SWEEP_AFTER_SECONDS} seconds.",
+            )
+        )
+    if not is_accounting_approver(user, item.erp_company):
+        refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+    return Decision(action=action, refusals=tuple(refusals))
+
+
+def erp_requeue_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
+    """ "Export now": queue a stuck export again once this transaction commits, with an audit
+    row naming the approver. The item stays accepted (no transition); the export itself is
+    exactly-once whatever else queued it (state, lease, idempotency key). With eager tasks
+    (the embedded demo) it runs in this process at commit."""
+    with transaction.atomic():
+        locked = _lock(item)
+        decision = requeue_export_decision(locked, user)
+        if not decision.allowed:
+            raise ErpActionRefused(decision)
+        event = record_event(
+            item=locked,
+            action=ErpAction.REQUEUE_EXPORT,
+            actor=user,
+            from_state=locked.erp_state,
+            version=locked.erp_version,
+        )
+        publish(ExportRequeued(item=locked, event=event))
+    return locked
+
+
 # ----- the export worker's results --------------------------------------------------------
 
 
@@ -268,10 +317,12 @@ def stale_message(item: ErpItem, changes: list[ErpEvent]) -> str:
     """'This sub job changed since you opened it: Pat Admin edited it at 10:02 on 1 Dec 2026
     (name: "Old" → "New"). Review the changes; saving again overwrites them.'"""
     parts = []
+    terms = terms_for(item.erp_company)
     for event in changes:
+        edited = (event.details or {}).get("changes", {})
         what = "; ".join(
-            f"{field.replace('_', ' ')}: “{old}” → “{new}”"
-            for field, (old, new) in (event.details or {}).get("changes", {}).items()
+            f"{c.field}: “{c.old}” → “{c.new}”"
+            for c in edit_changes(item.erp_snapshot_format, edited, terms)
         )
         verb = event.get_action_display().lower()
         text = f"{event.actor_name} {verb} at {when(event.created_at)}"

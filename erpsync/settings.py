@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "erpsync.middleware.AppErrorPages",
     # Last, as django-axes asks: it turns a lockout flagged during authentication into the page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -274,6 +275,9 @@ if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:
     raise ImproperlyConfigured(
         f"ERP_DEFAULT_ADAPTER={ERP_DEFAULT_ADAPTER!r} is not one of {sorted(ERP_ADAPTERS)}."
     )
+
+# With DEBUG on, show Django's technical 404 and 500 pages instead of the app's own.
+ERPSYNC_TECHNICAL_ERROR_PAGES = env_bool("ERPSYNC_TECHNICAL_ERROR_PAGES", False)
 
 LOGGING = {
     "version": 1,

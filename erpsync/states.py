@@ -32,6 +32,8 @@ class ErpAction(models.TextChoices):
     # Writes that do not change the ERP state, kept in the same audit trail.
     CREATE = "create", "Created"
     EDIT = "edit", "Edited"
+    # An approver queued a stuck export again ("Export now"); the item stays accepted.
+    REQUEUE_EXPORT = "requeue_export", "Export queued again"
 
 
 TRANSITIONS = frozenset(

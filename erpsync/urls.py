@@ -3,7 +3,9 @@ from django.urls import include, path
 
 from erpsync import views
 
-handler403 = "erpsync.views.permission_denied"
+handler403 = "erpsync.errors.permission_denied"
+handler404 = "erpsync.errors.not_found_page"
+handler500 = "erpsync.errors.server_error_page"
 
 urlpatterns = [
     path("", views.home, name="home"),

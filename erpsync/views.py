@@ -20,13 +20,6 @@ def erp_icons(request: HttpRequest) -> HttpResponse:
     return render(request, "erp/legend.html", {"icons": list(ICONS.items())})
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    reason = str(exception) if exception and str(exception) else ""
-    template = "refused.html#message" if getattr(request, "htmx", False) else "403.html"
-    context = {"reason": reason, "title": "Not allowed", "reasons": [reason or "Not allowed."]}
-    return render(request, template, context, status=403)
-
-
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Readiness: the database and the broker (when one is configured) answer. 503 names the

@@ -11,10 +11,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from erpsync.models import ErpItem
-from erpsync.selectors import erp_history
+from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpAction, ErpActionRefused, ItemLocked
 
@@ -81,7 +82,7 @@ def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
         "item": item,
         "buttons": sender_buttons(item, user),
         "action_base": page_url + "erp/",
-        "history": erp_history(item),
+        "history": history_rows(item),
     }
 
 
@@ -104,11 +105,18 @@ def next_url(request: HttpRequest, default: str) -> str:
 
 
 def refused(
-    request: HttpRequest, reasons: list[str], status: int, *, title: str = "Not done"
+    request: HttpRequest,
+    reasons: list[str],
+    status: int,
+    *,
+    title: str = "Not done",
+    breadcrumbs: list[tuple[str, str | None]] | None = None,
+    back: str | None = None,
 ) -> HttpResponse:
-    """A readable refusal: a page, or for htmx a message that replaces the target."""
-    back = safe_url(request, request.META.get("HTTP_REFERER"), None)
-    context = {"title": title, "reasons": reasons, "back": back}
+    """A readable refusal: a page in the app's layout (breadcrumbs, and a link back to where
+    the user came from or to `back`), or for htmx a message that replaces the target."""
+    back = safe_url(request, request.META.get("HTTP_REFERER"), None) or back
+    context = {"title": title, "reasons": reasons, "back": back, "breadcrumbs": breadcrumbs}
     template = "refused.html#message" if request.htmx else "refused.html"
     return render(request, template, context, status=status)
 
@@ -126,7 +134,12 @@ def sender_action(
         service(item=item, user=request.user)
     except ErpActionRefused as refusal:
         return refused(
-            request, refusal.reasons, refusal.status_code, title=f"{erp_action.label} refused"
+            request,
+            refusal.reasons,
+            refusal.status_code,
+            title=f"{erp_action.label} refused",
+            breadcrumbs=item_breadcrumbs(item),
+            back=next_url,
         )
     messages.success(request, DONE[erp_action])
     return redirect(next_url)
@@ -151,3 +164,13 @@ def seen_event_of(request: HttpRequest) -> int | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise ValueError(BAD_SEEN_EVENT)
     return int(raw)
+
+
+def item_breadcrumbs(item: ErpItem) -> list[tuple[str, str | None]]:
+    """Company, project, item: the trail of pages about one item (refusals among them)."""
+    project, company = item.erp_project, item.erp_company
+    return [
+        (company.name, reverse("home")),
+        (f"{project.number} {project.name}", reverse("project", args=[project.pk])),
+        (item.erp_name_in(company), item.get_absolute_url()),
+    ]

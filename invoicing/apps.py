@@ -16,7 +16,8 @@ class InvoicingConfig(AppConfig):
                 url_name="contract_list",
                 title=lambda company: term(company, "prime_contracts"),
                 description=lambda company: (
-                    f"{term(company, 'prime_contracts')} and their invoices"
+                    f"{term(company, 'owner_invoices')} on each "
+                    f"{term(company, 'prime_contract').lower()}"
                 ),
                 # Invoice contacts see the contracts that name them, without tool access.
                 visible=lambda access: (
@@ -32,7 +33,9 @@ class InvoicingConfig(AppConfig):
                 order=30,
                 url_name="invoicing",
                 title=lambda company: term(company, "invoicing"),
-                description=lambda company: "Billing periods and every owner invoice",
+                description=lambda company: (
+                    f"Billing periods and every {term(company, 'owner_invoice').lower()}"
+                ),
                 visible=lambda access: access.sees_all_contracts,
             )
         )

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from erpsync.forms import FullInput
 from invoicing.models import (
     ZERO,
     BillingPeriod,
@@ -21,7 +22,7 @@ from projects.models import Project
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class PrimeContractForm(forms.Form):
+class PrimeContractForm(FullInput, forms.Form):
     number = forms.CharField(max_length=30)
     title = forms.CharField(max_length=200)
     owner_client = forms.CharField(max_length=200)
@@ -32,11 +33,11 @@ class PrimeContractForm(forms.Form):
     )
 
 
-class PrimeContractStatusForm(forms.Form):
+class PrimeContractStatusForm(FullInput, forms.Form):
     status = forms.ChoiceField(choices=ContractStatus.choices)
 
 
-class BillingPeriodForm(forms.Form):
+class BillingPeriodForm(FullInput, forms.Form):
     number = forms.IntegerField(min_value=1)
     start_date = forms.DateField(label="Start", widget=DATE)
     end_date = forms.DateField(label="End", widget=DATE)
@@ -47,7 +48,7 @@ def _periods(project: Project) -> QuerySet[BillingPeriod]:
     return BillingPeriod.objects.filter(project=project).order_by("number")
 
 
-class OwnerInvoiceForm(forms.Form):
+class OwnerInvoiceForm(FullInput, forms.Form):
     """Number, billing period (of this project only) and status: for New invoice and Edit."""
 
     number = forms.CharField(max_length=30)
@@ -75,7 +76,7 @@ LINE_FIELDS = [
 AMOUNT_FIELDS = LINE_FIELDS[1:]
 
 
-class InvoiceLineForm(forms.ModelForm):
+class InvoiceLineForm(FullInput, forms.ModelForm):
     class Meta:
         model = InvoiceLine
         fields = LINE_FIELDS

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from erpsync.fields import DecimalField
 from erpsync.models import ErpItem
+from erpsync.snapshots import SnapshotFormat, format_money
 from projects.models import Company, Project
 from projects.permissions import INVOICE_ADMIN_REQUIRED, can_manage_owner_invoices
 from projects.terms import term
@@ -91,6 +92,29 @@ class BillingPeriod(models.Model):
         # The end-before-start rule is the check constraint, validated with the fields.
         if self.start_date and self.due_date and self.due_date < self.start_date:
             raise ValidationError({"due_date": "The due date cannot be before the period starts."})
+        overlap = self.overlapping().first()
+        if overlap is not None:
+            raise ValidationError(
+                {
+                    "start_date": f"These dates overlap billing period {overlap.number} "
+                    f"({overlap.start_date:%d %b %Y} – {overlap.end_date:%d %b %Y}): "
+                    "a day is billed in one period only."
+                }
+            )
+
+    def overlapping(self) -> models.QuerySet[BillingPeriod]:
+        """The project's other periods sharing at least one day with this one."""
+        if not (self.project_id and self.start_date and self.end_date):
+            return BillingPeriod.objects.none()
+        return (
+            BillingPeriod.objects.filter(
+                project_id=self.project_id,
+                start_date__lte=self.end_date,
+                end_date__gte=self.start_date,
+            )
+            .exclude(pk=self.pk)
+            .order_by("start_date")
+        )
 
 
 class InvoiceStatus(models.TextChoices):
@@ -259,6 +283,41 @@ class OwnerInvoice(ErpItem):
     def erp_sender_may(self, user: Any) -> bool:
         return can_manage_owner_invoices(user, self.prime_contract.project)
 
+    erp_snapshot_format = SnapshotFormat(
+        labels={
+            "erp_job_id": "ERP job id",
+            "prime_contract": "{prime_contract}",
+            "owner_client": "{owner_client}",
+            "start_date": "Start",
+            "end_date": "End",
+            "due_date": "Due",
+            "position": "#",
+            "work_completed_this_period": "Work completed this period",
+            "retainage_percent": "Retainage %",
+            "retainage_amount": "Retainage",
+            "amount_due": "Amount due",
+        },
+        money=frozenset(
+            {
+                "scheduled_value",
+                "work_completed_this_period",
+                "materials_stored",
+                "retainage_amount",
+                "retainage",
+                "amount_due",
+            }
+        ),
+        dates=frozenset({"start_date", "end_date", "due_date"}),
+        percents=frozenset({"retainage_percent"}),
+        choices={"status": dict(InvoiceStatus.choices)},
+        singular={"lines": "Line"},
+    )
+
+    @classmethod
+    def erp_snapshot_summary(cls, snapshot: dict[str, Any]) -> str:
+        due = (snapshot.get("totals") or {}).get("amount_due")
+        return f"amount due {format_money(due)}" if due is not None else ""
+
     def erp_snapshot(self) -> dict[str, Any]:
         contract, period, project = self.prime_contract, self.billing_period, self.project
         return {
@@ -318,6 +377,24 @@ class InvoiceLine(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "retainage_amount", "amount_due"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        work = self.work_completed_this_period
+        if work is not None and work < ZERO:
+            errors["work_completed_this_period"] = (
+                "Work completed this period cannot be negative: bill a correction as its own "
+                "line with the reason in its description, or fix the earlier invoice."
+            )
+        elif work is not None and self.scheduled_value is not None and work > self.scheduled_value:
+            errors["work_completed_this_period"] = (
+                f"Work completed this period ({work:,.2f}) is more than the line's scheduled "
+                f"value ({self.scheduled_value:,.2f})."
+            )
+        if self.materials_stored is not None and self.materials_stored < ZERO:
+            errors["materials_stored"] = "Materials stored cannot be negative."
+        if errors:
+            raise ValidationError(errors)
 
     def compute(self) -> None:
         """Work completed this period plus materials stored, less retainage, to the cent."""

@@ -79,8 +79,20 @@ class ListFilterSet(django_filters.FilterSet):
             self.filters.pop(name, None)
 
 
+class SearchField(forms.CharField):
+    """Free text whose length the server checks (a field error past SEARCH_MAX_LENGTH), with
+    no maxlength for the browser to cut the text at silently."""
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
 class SearchFilter(django_filters.CharFilter):
     """Free text: each word must appear, in any case, in one of `fields`."""
+
+    field_class = SearchField
 
     def __init__(self, *, fields: Iterable[str] = (), **kwargs: Any) -> None:
         kwargs.setdefault("label", "Search")

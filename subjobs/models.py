@@ -5,13 +5,16 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from erpsync.models import ErpItem
+from erpsync.snapshots import SnapshotFormat
 from projects.models import Company, Project
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED, can_manage_sub_jobs
 
 SUB_JOB_CODE_MAX = 30
+SUB_JOB_NAME_MAX = 200
 
 
 class SubJobStatus(models.TextChoices):
@@ -33,7 +36,7 @@ class SubJob(ErpItem):
         max_length=SUB_JOB_CODE_MAX,
         help_text=f"At most {SUB_JOB_CODE_MAX} characters, unique in the project.",
     )
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=SUB_JOB_NAME_MAX)
     status = models.CharField(
         max_length=20, choices=SubJobStatus.choices, default=SubJobStatus.DRAFT
     )
@@ -46,7 +49,10 @@ class SubJob(ErpItem):
     class Meta(ErpItem.Meta):
         ordering = ["project", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "code"], name="sub_job_code_per_project")
+            models.UniqueConstraint(fields=["project", "code"], name="sub_job_code_per_project"),
+            models.UniqueConstraint(
+                "project", Lower("code"), name="sub_job_code_per_project_any_case"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -58,13 +64,21 @@ class SubJob(ErpItem):
         errors: dict[str, str] = {}
         if not self.code:
             errors["code"] = "Enter a Sub Job ID."
-        elif (
-            self.project_id
-            and SubJob.objects.filter(project_id=self.project_id, code=self.code)
-            .exclude(pk=self.pk)
-            .exists()
-        ):
-            errors["code"] = f"Sub Job ID {self.code!r} is already used in this project."
+        elif self.project_id:
+            # ERPs compare job codes without regard to case: 01-a and 01-A would collide there.
+            taken = (
+                SubJob.objects.filter(project_id=self.project_id, code__iexact=self.code)
+                .exclude(pk=self.pk)
+                .values_list("code", flat=True)
+                .first()
+            )
+            if taken == self.code:
+                errors["code"] = f"Sub Job ID {self.code!r} is already used in this project."
+            elif taken is not None:
+                errors["code"] = (
+                    f"Sub Job ID {self.code!r} differs only in case from {taken!r}, already "
+                    "used in this project."
+                )
         if not self.name:
             errors["name"] = "Enter a name."
         if errors:
@@ -112,6 +126,14 @@ class SubJob(ErpItem):
 
     def erp_sender_may(self, user: Any) -> bool:
         return can_manage_sub_jobs(user, self.project)
+
+    erp_snapshot_format = SnapshotFormat(
+        labels={"code": "Sub Job ID", "erp_job_id": "ERP job id"},
+    )
+
+    @classmethod
+    def erp_snapshot_summary(cls, snapshot: dict[str, Any]) -> str:
+        return f"{snapshot.get('code', '')} {snapshot.get('name', '')}".strip()
 
     def erp_snapshot(self) -> dict[str, Any]:
         return {

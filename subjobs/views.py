@@ -28,7 +28,7 @@ from projects.listing import CSV_CHUNK, Listing, csv_filename, csv_response, wan
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from projects.views import page_context
 from subjobs.access import get_sub_job, require_sub_jobs_view
-from subjobs.forms import RenameForm, SubJobForm
+from subjobs.forms import EditForm, SubJobForm
 from subjobs.models import SubJob
 from subjobs.selectors import sub_job_csv_columns, sub_job_listing
 from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
@@ -111,29 +111,32 @@ def sub_job_row(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpR
 @login_required
 @require_http_methods(["GET", "POST"])
 def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> HttpResponse:
-    """Double-click the name: the row turns into an editor; Enter saves, Escape cancels."""
+    """Edit a sub job's Sub Job ID and name. With htmx the row turns into an editor (double-
+    click the name, or Enter or F2 on it, or its Edit button; Enter saves, Escape cancels);
+    without, it is a page of its own."""
     access = _admin_tool(request, project_id)
     access.require(access.manages_sub_jobs, SUB_JOB_ADMIN_REQUIRED)
     sub_job = get_sub_job(access, sub_job_id)
     if sub_job.erp_locked:
+        reason = sub_job.erp_lock_reason(request.user) or ""
         if not request.htmx:
-            return locked(request, ItemLocked(sub_job.erp_lock_reason() or ""))
-        return _row(request, access, sub_job, status=409, row_error=sub_job.erp_lock_reason())
-    form = RenameForm(request.POST or None, initial={"name": sub_job.name})
+            return locked(request, ItemLocked(reason))
+        return _row(request, access, sub_job, status=409, row_error=reason)
+    form = EditForm(request.POST or None, initial={"code": sub_job.code, "name": sub_job.name})
     status = 422 if request.method == "POST" else 200
     row_error = None
     if request.method == "POST":
         try:
             seen_event = seen_event_of(request)
         except ValueError as error:
-            return _row(request, access, sub_job, status=422, row_error=str(error))
+            return _editor(request, access, sub_job, form, status=422, error=str(error))
         if form.is_valid():
             try:
+                fields = dict(form.cleaned_data)
+                if "code" not in request.POST:
+                    del fields["code"]  # a rename alone (an older page) keeps the Sub Job ID
                 sub_job = sub_job_update(
-                    sub_job=sub_job,
-                    user=request.user,
-                    seen_event=seen_event,
-                    name=form.cleaned_data["name"],
+                    sub_job=sub_job, user=request.user, seen_event=seen_event, **fields
                 )
             except ItemLocked as error:
                 return _row(request, access, sub_job, status=409, row_error=error.message)
@@ -144,18 +147,45 @@ def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
                 apply_errors(form, error)
             else:
                 if not request.htmx:
-                    return redirect("sub_job_list", project_id)
+                    messages.success(request, f"Sub job {sub_job.code} saved.")
+                    return redirect("sub_job_detail", project_id, sub_job.pk)
                 return _row(request, access, sub_job)
-    return _row(
-        request,
-        access,
-        sub_job,
-        status=status,
-        editing=True,
-        rename_form=form,
-        row_error=row_error,
-        seen_event=latest_event_id(sub_job),
+    return _editor(request, access, sub_job, form, status=status, error=row_error)
+
+
+def _editor(
+    request: HttpRequest,
+    access: ProjectAccess,
+    sub_job: SubJob,
+    form: EditForm,
+    *,
+    status: int,
+    error: str | None,
+) -> HttpResponse:
+    """The editor: the row's inline form for htmx, else the edit page."""
+    seen_event = latest_event_id(sub_job)
+    if request.htmx:
+        return _row(
+            request,
+            access,
+            sub_job,
+            status=status,
+            editing=True,
+            edit_form=form,
+            row_error=error,
+            seen_event=seen_event,
+        )
+    project = access.project
+    crumbs = [
+        ("Admin", reverse("project_admin", args=[project.pk])),
+        ("Sub Jobs", reverse("sub_job_list", args=[project.pk])),
+        (sub_job.code, reverse("sub_job_detail", args=[project.pk, sub_job.pk])),
+        ("Edit", None),
+    ]
+    context = page_context(
+        access, crumbs, sub_job=sub_job, edit_form=form, error=error, seen_event=seen_event
     )
+    return render(request, "subjobs/edit.html", context, status=status)
 
 
 @login_required

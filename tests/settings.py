@@ -12,3 +12,4 @@ from erpsync.settings import *  # noqa: F403
 
 # Factories create many users; PBKDF2's deliberate slowness would dominate the suite.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AXES_VERBOSE = False  # its per-login log lines drown a failing test's output

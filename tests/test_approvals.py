@@ -9,10 +9,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from approvals.diff import changes_since_rejection, snapshot_changes
+from approvals.diff import changes_since_rejection
 from approvals.kinds import kinds_for
 from erpsync.models import ErpEvent
 from erpsync.services import erp_reject, erp_resend, erp_retrieve, erp_send
+from erpsync.snapshots import SnapshotFormat, snapshot_changes
 from subjobs.models import SubJob
 from subjobs.services import sub_job_update
 from tests import factories as f
@@ -227,13 +228,14 @@ def test_the_preview_shows_what_changed_since_the_last_rejection(
     since = changes_since_rejection(invoice)
     assert since is not None and since.rejection.reason == "Wrong cost code"
     fields = {c.field: (c.old, c.new) for c in since.changes}
-    assert fields["Lines 1 › materials stored"] == ("2500.00", "100.00")
+    # Labelled and formatted as people read them, not as stored.
+    assert fields["Line 1 › Materials stored"] == ("$2,500.00", "$100.00")
     # (10,000 + 100) less 10% retainage, plus the untouched line (11,250.00).
-    assert fields["Totals › amount due"] == ("22500.00", "20340.00")
+    assert fields["Totals › Amount due"] == ("$22,500.00", "$20,340.00")
     url = reverse("erp_item", args=[company.slug, "owner_invoice", invoice.pk])
     body = text(client_for(approver).get(url))
     assert "data-since-rejection" in body and "Wrong cost code" in body
-    assert "<del>2500.00</del>" in body and "<ins>100.00</ins>" in body
+    assert "<del>$2,500.00</del>" in body and "<ins>$100.00</ins>" in body
 
 
 def test_an_unchanged_resend_says_so(company: Any, approver: Any, pending: Any, admin: Any) -> None:
@@ -246,8 +248,9 @@ def test_an_unchanged_resend_says_so(company: Any, approver: Any, pending: Any, 
 def test_snapshot_changes_report_added_and_removed_fields() -> None:
     old = {"lines": [{"amount": "1.00"}], "name": "A"}
     new = {"lines": [{"amount": "1.00"}, {"amount": "2.00"}], "name": "B"}
-    changes = [(c.field, c.old, c.new) for c in snapshot_changes(old, new)]
-    assert changes == [("Name", "A", "B"), ("Lines 2 › amount", "—", "2.00")]
+    fmt = SnapshotFormat(money=frozenset({"amount"}), singular={"lines": "Line"})
+    changes = [(c.field, c.old, c.new) for c in snapshot_changes(fmt, old, new, {})]
+    assert changes == [("Name", "A", "B"), ("Line 2 › Amount", "—", "$2.00")]
 
 
 def test_read_only_sees_the_lists_without_buttons(company: Any, pending: Any) -> None:

@@ -269,6 +269,8 @@ def test_a_service_error_on_a_later_line_rolls_back_the_whole_save(
         {
             "number": "INV-NEW",
             "lines-0-description": "Changed",
+            # Within the (huge) scheduled value, so that only the sum overflows.
+            "lines-1-scheduled_value": "999999999999.99",
             "lines-1-work_completed_this_period": "999999999999.99",
             "lines-1-materials_stored": "999999999999.99",
             "lines-1-retainage_percent": "0",

@@ -187,7 +187,7 @@ def test_embedded_default_passes_check_with_sqlite_eager_celery_and_file_email(
         "broker": None,
         "eager": True,
         "celery_broker_url": "memory://",
-        "mailer": "django.core.mail.backends.filebased.EmailBackend",
+        "mailer": "erpsync.mail.FileEmailBackend",
         "mail_dir": str(tmp_path / "mail"),
         "email_backend_overridden": False,
     }
@@ -361,8 +361,8 @@ def test_django_builds_the_smtp_mailer_from_those_options(
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        (None, {"BACKEND": "django.core.mail.backends.filebased.EmailBackend"}),
-        ("file:///srv/mail", {"BACKEND": "django.core.mail.backends.filebased.EmailBackend"}),
+        (None, {"BACKEND": "erpsync.mail.FileEmailBackend"}),
+        ("file:///srv/mail", {"BACKEND": "erpsync.mail.FileEmailBackend"}),
         ("console://", {"BACKEND": "django.core.mail.backends.console.EmailBackend"}),
     ],
 )
@@ -377,7 +377,7 @@ def test_email_url_maps_files_and_console_onto_mailers(
     default = mailers_from_env("EMAIL_URL", default_dir=tmp_path / "mail")["default"]
 
     assert default["BACKEND"] == expected["BACKEND"]
-    if default["BACKEND"].endswith("filebased.EmailBackend"):
+    if default["BACKEND"] == "erpsync.mail.FileEmailBackend":
         wanted = "/srv/mail" if url else str(tmp_path / "mail")
         assert default["OPTIONS"] == {"file_path": wanted}
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 
 from erpsync.models import ErpItem, display_name
+from erpsync.snapshots import format_money
 from erpsync.states import ICONS
 from projects.terms import term as lookup_term
 
@@ -31,12 +32,28 @@ def erp_icon(item: ErpItem) -> dict[str, Any]:
 
 @register.filter
 def money(value: Any) -> str:
-    """1234.5 → 1,234.50, from a Decimal, never through float."""
-    if value is None or value == "":
-        return ""
-    from decimal import Decimal
+    """1234.5 → $1,234.50, from a Decimal, never through float."""
+    return format_money(value)
 
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    sign = "-" if amount < 0 else ""
-    whole, cents = f"{abs(amount):.2f}".split(".")
-    return f"{sign}${int(whole):,}.{cents}"
+
+@register.filter
+def index(sequence: Any, position: int) -> Any:
+    """The item at `position`: {{ table.numeric|index:forloop.counter0 }}."""
+    try:
+        return sequence[position]
+    except (IndexError, KeyError, TypeError):
+        return None
+
+
+@register.simple_tag(takes_context=True)
+def item_name(context: template.Context, item: ErpItem) -> str:
+    """The item's title in the company's dictionary: {% item_name item %}."""
+    company = context.get("company")
+    return item.erp_name_in(company) if company is not None else item.erp_title
+
+
+@register.simple_tag(takes_context=True)
+def lock_reason(context: template.Context, item: ErpItem) -> str | None:
+    """Why the item cannot be edited, told to the user looking at it."""
+    request = context.get("request")
+    return item.erp_lock_reason(getattr(request, "user", None))

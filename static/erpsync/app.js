@@ -13,6 +13,17 @@
     }
   });
 
+  // Keyboard rename: Enter or F2 on a focused name cell opens its editor (the cell's htmx
+  // trigger listens for "rename-request"; htmx trigger filters would need eval).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== "F2") return;
+    var cell = event.target.closest && event.target.closest("[data-rename-cell]");
+    if (cell && event.target === cell) {
+      event.preventDefault();
+      cell.dispatchEvent(new CustomEvent("rename-request", { bubbles: true }));
+    }
+  });
+
   // Put the cursor in a freshly swapped-in inline editor (htmx:load fires on new content;
   // after an outerHTML swap the old target is gone from the page).
   document.addEventListener("htmx:load", function (event) {

@@ -102,7 +102,7 @@ def test_rejecting_a_sub_job_with_a_reason_sends_it_back_to_the_sender(
     expect(page.locator("[data-rejection-reason]")).to_contain_text("Pat Approver")
     expect(page.get_by_role("button", name="Resend to ERP", exact=True)).to_be_enabled()
     expect(page.locator("[data-lock-banner]")).to_have_count(0)
-    expect(page.get_by_text("To rename it, double-click its name")).to_be_visible()
+    expect(page.get_by_role("link", name="Edit Sub Job ID and name")).to_be_visible()
 
 
 def test_a_blank_rejection_reason_is_refused_and_the_item_stays_pending(
@@ -227,7 +227,8 @@ def test_the_preview_of_a_resent_item_shows_what_changed_since_its_rejection(
     expect(change.locator("del")).to_have_text("Masonry")
     expect(change.locator("ins")).to_have_text("Unit Masonry")
 
-    page.get_by_role("button", name="Accept version 2").click()
+    # Accept sits at the top and at the bottom of the preview; either will do.
+    page.get_by_role("button", name="Accept version 2").first.click()
     expect(page).to_have_url(f"{live_server.url}{TOOL}sub_job/ready/")
     expect(page.locator(".messages li.success")).to_have_text("Sub job 04-000 accepted.")
     expect(row(page, "sub job 04-000")).to_have_count(0)
@@ -240,7 +241,7 @@ def test_accepting_a_version_that_changed_meanwhile_is_refused(
     login("approver")
     open_tool(page, live_server)
     row(page, "sub job 03-000").get_by_role("link", name="Preview").click()
-    accept = page.get_by_role("button", name="Accept version 1")
+    accept = page.get_by_role("button", name="Accept version 1").first
     expect(accept).to_be_visible()
 
     # Meanwhile the sender retrieves it and sends it again: version 2.

@@ -37,7 +37,7 @@ def test_admin_adds_approves_renames_sends_and_retrieves_a_sub_job(
 
     # Double-click the name, type, Enter saves.
     row(page, "09-000").locator("[data-name]").dblclick()
-    editor = row(page, "09-000").get_by_role("textbox")
+    editor = row(page, "09-000").get_by_label("Name of 09-000")
     expect(editor).to_be_focused()
     editor.fill("Finishes and Paint")
     editor.press("Enter")
@@ -45,8 +45,8 @@ def test_admin_adds_approves_renames_sends_and_retrieves_a_sub_job(
 
     # Escape cancels without saving.
     row(page, "09-000").locator("[data-name]").dblclick()
-    row(page, "09-000").get_by_role("textbox").fill("Not this")
-    row(page, "09-000").get_by_role("textbox").press("Escape")
+    row(page, "09-000").get_by_label("Name of 09-000").fill("Not this")
+    row(page, "09-000").get_by_label("Name of 09-000").press("Escape")
     expect(row(page, "09-000").locator("[data-name]")).to_have_text("Finishes and Paint")
 
     row(page, "09-000").get_by_role("button", name="Approve").click()
@@ -126,3 +126,33 @@ def test_a_narrow_screen_still_shows_the_ribbon_and_buttons(
     expect(page.get_by_role("button", name="Send to ERP")).to_be_in_viewport()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
+
+
+def test_renaming_and_changing_the_sub_job_id_by_keyboard_alone(
+    page: Page, live_server: Any, demo: None, login: Any
+) -> None:
+    login("admin")
+    open_sub_jobs(page)
+    # Tab to the name cell, F2 opens the editor; the Sub Job ID is editable too.
+    name = row(page, "02-000").locator("[data-name]")
+    name.focus()
+    expect(name).to_be_focused()
+    page.keyboard.press("F2")
+    editor = row(page, "02-000").get_by_label("Name of 02-000")
+    expect(editor).to_be_focused()
+    editor.fill("Sitework, revised")
+    row(page, "02-000").get_by_label("Sub Job ID of 02-000").fill("02-010")
+    editor.press("Enter")
+    expect(row(page, "02-010").locator("[data-name]")).to_have_text("Sitework, revised")
+    # Enter on a focused name opens the editor as well; Escape cancels.
+    cell = row(page, "02-010").locator("[data-name]")
+    cell.focus()
+    page.keyboard.press("Enter")
+    expect(row(page, "02-010").get_by_label("Name of 02-010")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(row(page, "02-010").get_by_role("textbox")).to_have_count(0)
+    # The Edit button does the same, reached with Tab like any button.
+    row(page, "02-010").get_by_role("link", name="Edit").click()
+    expect(row(page, "02-010").get_by_label("Name of 02-010")).to_be_focused()
+    sub_job = SubJob.objects.get(code="02-010")
+    assert sub_job.name == "Sitework, revised"

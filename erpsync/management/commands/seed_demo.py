@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from erpsync.exports import erp_export
+from erpsync.mail import clear_mail_files, mail_dirs
 from erpsync.models import ErpItem
 from erpsync.services import (
     erp_accept,
@@ -82,9 +85,25 @@ class Command(BaseCommand):
             default=DEFAULT_PASSWORD,
             help=f"password for every demo user (default {DEFAULT_PASSWORD!r})",
         )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="rebuild the demo from scratch first: delete the SQLite database (with "
+            "--force, flush a PostgreSQL one instead of refusing), delete the mail files, "
+            "migrate (make demo-reset)",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --reset: also wipe a PostgreSQL database (every row of every table)",
+        )
 
-    def handle(self, *args: Any, password: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, password: str, reset: bool = False, force: bool = False, **options: Any
+    ) -> None:
         self._check_password(password)
+        if reset:
+            self._reset(force=force)
         with transaction.atomic():
             users = self._users(password)
             created = not Company.objects.filter(slug="demo-builders").exists()
@@ -95,6 +114,33 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {password}):")
         for username, (_, _, role) in USERS.items():
             self.stdout.write(f"  {username:<9} {role}")
+
+    def _reset(self, *, force: bool) -> None:
+        """Start from an empty, migrated database and no mail files. A PostgreSQL database is
+        wiped only with --force: DATABASE_URL may well name a real one."""
+        db = connections["default"].settings_dict
+        if db["ENGINE"].endswith("sqlite3"):
+            name = str(db["NAME"])
+            connections.close_all()
+            if name and name != ":memory:" and not name.startswith("file:"):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(name + suffix).unlink(missing_ok=True)
+            call_command("migrate", interactive=False, verbosity=0)
+            what = f"deleted and migrated the SQLite database {name}"
+        else:
+            where = f"{db['NAME']} on {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+            if not force:
+                raise CommandError(
+                    f"Refusing to reset: DATABASE_URL points at the PostgreSQL database {where}, "
+                    "and a reset deletes every row in it. If that database holds only the demo, "
+                    "run again with FORCE=1 (make demo-reset FORCE=1; seed_demo --reset --force)."
+                )
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("flush", interactive=False, verbosity=0)
+            what = f"flushed the PostgreSQL database {where}"
+        removed = clear_mail_files()
+        folders = ", ".join(str(d) for d in mail_dirs()) or "no mail directory"
+        self.stdout.write(f"Reset the demo: {what}; deleted {removed} mail files ({folders}).")
 
     def _check_password(self, password: str) -> None:
         """Refuse a weak --password before anything is written, with the validators' reasons.
