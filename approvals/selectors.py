@@ -7,16 +7,19 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
+from django.http import QueryDict
+from django.urls import reverse
 
+from approvals.filters import HistoryFilterSet, queue_filterset
 from approvals.kinds import Kind
+from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
+from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company
-
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -49,17 +52,23 @@ def filter_counts(company: Company) -> dict[str, dict[str, int]]:
     }
 
 
-def queue_page(company: Company, kind: Kind, filter_: Filter, page: int | str) -> Page:
+def queue_listing(
+    company: Company, kind: Kind, filter_: Filter, data: QueryDict, *, total: int | None = None
+) -> Listing:
+    """One page of a state's items, searched, filtered and sorted as `data` (request.GET) asks.
+
+    The same few queries at any size: the page's count and rows, and the filter bar's project
+    and people choices. Synced stays grouped by project whatever the sort.
+    """
     model = kind.model
     rows: QuerySet[ErpItem] = model.erp_queue(company).filter(erp_state__in=filter_.states)
-    order = filter_.order
-    if filter_.key == "synced":
-        project = model.erp_project_path
-        order = (f"{project}__number", *order)
-    result = Paginator(rows.order_by(*order), PAGE_SIZE).get_page(page)
-    if filter_.key == "exporting":
-        _mark_stuck(model, result)
-    return result
+    lead = (f"{model.erp_project_path}__number",) if filter_.key == "synced" else ()
+    filters = queue_filterset(model)(data, rows, company=company, default=filter_.order, lead=lead)
+    path = reverse("erp_queue", args=[company.slug, kind.key, filter_.key])
+    listing = build_listing(filters, path, total=total)
+    if filter_.key == "exporting" and listing.page is not None:
+        _mark_stuck(model, listing.page)
+    return listing
 
 
 def _mark_stuck(model: type[ErpItem], page: Page) -> None:
@@ -75,7 +84,7 @@ def _mark_stuck(model: type[ErpItem], page: Page) -> None:
     page.object_list = items
 
 
-def history_page(company: Company, kind: Kind, page: int | str) -> Page:
+def history_listing(company: Company, kind: Kind, data: QueryDict) -> Listing:
     """Who rejected or retrieved which item, newest first: the items that left the tool."""
     events = (
         ErpEvent.objects.filter(
@@ -85,9 +94,39 @@ def history_page(company: Company, kind: Kind, page: int | str) -> Page:
         )
         .select_related("actor")
         .prefetch_related(GenericPrefetch("item", [kind.model.erp_queue(company)]))
-        .order_by("-created_at", "-pk")
     )
-    return Paginator(events, PAGE_SIZE).get_page(page)
+    filters = HistoryFilterSet(data, events, company=company, model=kind.model)
+    return build_listing(filters, reverse("erp_queue", args=[company.slug, kind.key, "history"]))
+
+
+def _of_project(kind: Kind, name: str) -> Column:
+    return ("Project" if name == "number" else "Project name"), attr(
+        kind.model.erp_project_path.replace("__", ".") + "." + name
+    )
+
+
+def queue_csv_columns(company: Company, kind: Kind) -> list[Column]:
+    """Project, the kind's own columns, then the ERP columns every item has."""
+    own = [(title, attr(path)) for title, path in kind.model.erp_csv_columns(company)]
+    return [_of_project(kind, "number"), _of_project(kind, "name"), *own, *erp_csv_columns()]
+
+
+def history_csv_columns(company: Company, kind: Kind) -> list[Column]:
+    """When, the item (as in the queues), what happened, who and why."""
+
+    def of_item(column: Column) -> Column:
+        title, get = column
+        return title, lambda event: None if event.item is None else get(event.item)
+
+    own = [(title, attr(path)) for title, path in kind.model.erp_csv_columns(company)]
+    return [
+        ("When", attr("created_at")),
+        *(of_item(c) for c in [_of_project(kind, "number"), _of_project(kind, "name"), *own]),
+        ("What", lambda e: "Rejected" if e.action == ErpAction.REJECT else "Retrieved"),
+        ("Who", attr("actor_name")),
+        ("Version", attr("version")),
+        ("Reason", attr("reason")),
+    ]
 
 
 def queue_item(company: Company, kind: Kind, item_id: int) -> ErpItem | None:

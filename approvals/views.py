@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,19 +18,34 @@ from django.views.decorators.http import require_GET, require_POST
 
 from approvals.access import ErpToolAccess, erp_tool_access
 from approvals.diff import changes_since_rejection
+from approvals.filters import CARRIED
 from approvals.kinds import Kind, kind_for, kinds_for
-from approvals.selectors import FILTERS, filter_counts, history_page, queue_item, queue_page
+from approvals.selectors import (
+    FILTERS,
+    Filter,
+    filter_counts,
+    history_csv_columns,
+    history_listing,
+    queue_csv_columns,
+    queue_item,
+    queue_listing,
+)
 from approvals.services import DECISIONS, decide, decide_many, summary
 from erpsync.models import ErpItem
 from erpsync.selectors import history_rows, submitted_snapshot
 from erpsync.snapshots import sections
 from erpsync.states import ErpActionRefused, ErpState
 from erpsync.web import next_url, refused
+from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.permissions import APPROVER_REQUIRED
 from projects.terms import terms_for
 
 
-def _context(access: ErpToolAccess, kind: Kind | None = None, **extra: Any) -> dict[str, Any]:
+def _context(
+    access: ErpToolAccess, kind: Kind | None = None, *, carry: str = "", **extra: Any
+) -> dict[str, Any]:
+    """What every page of the tool shows: the tabs and the state filters with their
+    unfiltered counts; `carry` is the search the state links keep."""
     company = access.company
     kinds = kinds_for(company)
     counts = filter_counts(company)
@@ -40,6 +56,7 @@ def _context(access: ErpToolAccess, kind: Kind | None = None, **extra: Any) -> d
         "tabs": [(k, counts[k.key]["ready"]) for k in kinds],
         "kind": kind,
         "filters": [(f, current.get(f.key)) for f in FILTERS.values()],
+        "carry": carry,
         "now": timezone.now(),
         "breadcrumbs": [(company.name, reverse("home")), ("ERP Integrations", None)],
         **extra,
@@ -54,6 +71,38 @@ def erp_tool(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("erp_queue", slug, first.key, "ready")
 
 
+def _queue_response(
+    request: HttpRequest,
+    access: ErpToolAccess,
+    tab: Kind,
+    filter_: Filter,
+    data: QueryDict,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    """The page of one state (or the history) as `data` searches, filters and sorts it; a
+    filter that cannot be read answers 400 with the reason at its field."""
+    company = access.company
+    extra.setdefault("here", request.get_full_path())
+    context = _context(access, tab, filter=filter_, **extra)
+    if filter_.key == "history":
+        listing = history_listing(company, tab, data)
+    else:
+        total = dict((f.key, n) for f, n in context["filters"])[filter_.key]
+        listing = queue_listing(company, tab, filter_, data, total=total)
+    if request.method == "GET" and wants_csv(data):
+        if not listing.valid:
+            return refused(request, listing.error_messages, 400, title="Not downloaded")
+        columns = (history_csv_columns if filter_.key == "history" else queue_csv_columns)(
+            company, tab
+        )
+        name = csv_filename(company.slug, tab.key, filter_.key, filtered=listing.active)
+        return csv_response(name, columns, listing.rows.iterator(chunk_size=CSV_CHUNK))
+    context.update(listing=listing, page=listing.page, carry=_carry(data))
+    return render(request, "approvals/queue.html", context, status=status if listing.valid else 400)
+
+
 @login_required
 @require_GET
 def erp_queue(request: HttpRequest, slug: str, kind: str, filter_key: str) -> HttpResponse:
@@ -62,12 +111,26 @@ def erp_queue(request: HttpRequest, slug: str, kind: str, filter_key: str) -> Ht
     filter_ = FILTERS.get(filter_key)
     if filter_ is None:
         raise Http404("No such filter.")
-    page_number = request.GET.get("page", 1)
-    if filter_.key == "history":
-        page = history_page(access.company, tab, page_number)
-    else:
-        page = queue_page(access.company, tab, filter_, page_number)
-    return render(request, "approvals/queue.html", _context(access, tab, filter=filter_, page=page))
+    return _queue_response(request, access, tab, filter_, request.GET)
+
+
+def _carry(data: QueryDict) -> str:
+    """The search that the links to the other states keep (not the sort, nor the page)."""
+    keep = QueryDict(mutable=True)
+    for name in CARRIED:
+        value = data.get(name, "")
+        if value.strip():
+            keep[name] = value
+    return keep.urlencode()
+
+
+def _query_of(url: str | None) -> QueryDict:
+    return QueryDict(urlsplit(url or "").query)
+
+
+def _current_query(request: HttpRequest) -> QueryDict:
+    """The query of the page an htmx request came from (HX-Current-URL)."""
+    return _query_of(request.htmx.current_url if request.htmx else None)
 
 
 def _approver(request: HttpRequest, slug: str) -> ErpToolAccess:
@@ -110,6 +173,9 @@ def _selection(values: list[str]) -> dict[int, int | None] | None:
     return versions
 
 
+_LIST_OF_STATE = {ErpState.EXPORT_FAILED: "failed", ErpState.ACCEPTED: "exporting"}
+
+
 @login_required
 @require_POST
 def erp_decide(
@@ -123,7 +189,9 @@ def erp_decide(
     item = queue_item(access.company, tab, item_id)
     if item is None:
         raise Http404("No such item.")
-    back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
+    # The list the decision's button was on (Export now is on Exporting).
+    filter_ = FILTERS[_LIST_OF_STATE.get(item.erp_state, "ready")]
+    back = next_url(request, reverse("erp_queue", args=[slug, kind, filter_.key]))
     reason = request.POST.get("reason", "")
     version = _version(request)
     if decision == "accept" and version is None:
@@ -145,7 +213,10 @@ def erp_decide(
         return _row_or_page(request, access, tab, item, error.messages, 422, reason_error=True)
     message = _done(access, tab, item, decision)
     if request.htmx:
-        context = _context(access, tab, item=item, done=message, filter=FILTERS["ready"])
+        # The row answers in place; the tabs and state filters come along (out of band) with
+        # their new counts.
+        carry = _carry(_current_query(request))
+        context = _context(access, tab, carry=carry, item=item, done=message, filter=filter_)
         return render(request, "approvals/queue.html#decided", context)
     messages.success(request, message)
     return redirect(back)
@@ -195,12 +266,17 @@ def _row_or_page(
     context = _context(
         access,
         tab,
+        carry=_carry(_current_query(request)),
         item=item,
         row_error=" ".join(reasons),
         reason_error=reason_error,
+        reason=request.POST.get("reason", "") if reason_error else "",
         filter=filter_,
+        here=next_url(
+            request, reverse("erp_queue", args=[access.company.slug, tab.key, filter_.key])
+        ),
     )
-    return render(request, "approvals/queue.html#row", context, status=status)
+    return render(request, "approvals/queue.html#row_answer", context, status=status)
 
 
 @login_required
@@ -229,7 +305,20 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except ValidationError as error:
-        return refused(request, error.messages, 422)
+        # The page comes back as it was, the same rows still selected, with the reason's
+        # error at the reason (its dialog open).
+        return _queue_response(
+            request,
+            access,
+            tab,
+            FILTERS["ready"],
+            _query_of(back),
+            status=422,
+            here=back,
+            selected=set(versions),
+            bulk_error=" ".join(error.messages),
+            bulk_reason=request.POST.get("reason", ""),
+        )
     level = messages.SUCCESS if all(o.done for o in outcomes) else messages.WARNING
     messages.add_message(request, level, summary(outcomes, decision))
     return redirect(back)

@@ -1,6 +1,10 @@
-"""Time the Ready to Export page with 10,000 pending items, and a bulk accept of 500.
+"""Time the Ready to Export page with 10,000 pending items, a filtered search over them, the
+CSV export of all of them, and a bulk accept of 500.
 
     .venv/bin/python bench/queue_page.py [--items 10000] [--runs 30] [--bulk 500]
+
+The search and the CSV run before the bulk accept, so that they are measured even where the
+bulk step fails.
 
 It creates (and afterwards drops) its own PostgreSQL database, erpsync_bench by default
 (BENCH_DATABASE_URL overrides the server and name), and prints the figures and the machine.
@@ -11,10 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +50,8 @@ def drop_database() -> None:
 
     parts = urlsplit(DATABASE_URL)
     with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}"')
+        # FORCE: a step that failed may have left this process's connection open.
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def machine() -> str:
@@ -56,6 +64,65 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def search_and_csv(client: Any, url: str, runs: int, items: int) -> None:
+    """A free-text search with a day range over every pending item, then the CSV of all."""
+    import tracemalloc
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    # pending_sub_jobs sends them a minute apart up to now: the range covers about a third.
+    start = timezone.localtime(timezone.now() - timedelta(minutes=items // 3)).date()
+    query = {"q": "sub job 9", "sent_from": start.isoformat(), "sent_to": today.isoformat()}
+    response = client.get(url, query)
+    assert response.status_code == 200, response.status_code
+    found = re.search(rb"(\d+) of \d+ match", response.content)
+    matched = int(found[1]) if found else 0
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url, query)
+    queries = len(captured)  # now: the next request clears the connection's log
+    slowest = max((float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries)
+    seconds = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        assert client.get(url, query).status_code == 200
+        seconds.append(time.perf_counter() - begin)
+    seconds.sort()
+    p95 = seconds[max(0, int(len(seconds) * 0.95) - 1)]
+    print(
+        f"Ready to Export, search {query['q']!r} + sent {query['sent_from']}..{query['sent_to']} "
+        f"over {items} pending ({matched} match): "
+        f"median {statistics.median(seconds) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
+        f"over {runs} requests, {queries} SQL queries"
+    )
+    print(f"slowest query of the search {slowest[0]:.1f} ms: {slowest[1][:160]}")
+
+    def stream() -> tuple[float, int, int]:
+        begin = time.perf_counter()
+        response = client.get(url, {"format": "csv"})
+        assert response.status_code == 200 and response.streaming
+        size = rows = 0
+        for chunk in response.streaming_content:
+            size += len(chunk)
+            rows += chunk.count(b"\n")
+        assert rows == items + 1, (rows, items)
+        return time.perf_counter() - begin, size, rows - 1
+
+    elapsed, size, rows = stream()
+    # Again under tracemalloc, which slows Python down: its peak is the memory figure only.
+    tracemalloc.start()
+    stream()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"CSV of all {items} pending items, streamed: {elapsed:.2f} s for {rows} rows "
+        f"({size / 1024 / 1024:.1f} MiB); peak Python memory while streaming "
+        f"{peak / 1024 / 1024:.1f} MiB (tracemalloc)"
+    )
 
 
 def main() -> None:
@@ -139,6 +206,8 @@ def main() -> None:
         f"over {args.runs} requests"
     )
 
+    search_and_csv(client, url, args.runs, args.items)
+
     from subjobs.models import SubJob
 
     chosen = list(
@@ -163,4 +232,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        drop_database()

@@ -144,6 +144,17 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     # ----- what each kind of item provides -------------------------------------------------
 
     erp_tab_order: ClassVar[int] = 100
+    # The lists (queues, CSV): what free text searches (lookups from the item, e.g.
+    # "project__name"), the field the Item column sorts by, and the amount the amount filter
+    # reads (an annotation of erp_queue), if the kind has one.
+    erp_search_fields: ClassVar[tuple[str, ...]] = ()
+    erp_sort_field: ClassVar[str] = "pk"
+    erp_amount_field: ClassVar[str | None] = None
+
+    @classmethod
+    def erp_csv_columns(cls, company: Company) -> list[tuple[str, str]]:
+        """The kind's own columns in a CSV download: (heading, attribute path a.b.c)."""
+        raise NotImplementedError
 
     @classmethod
     def erp_tab_label(cls, company: Company) -> str:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from erpsync.fields import DecimalField
@@ -210,6 +211,25 @@ class OwnerInvoice(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 20
+    erp_search_fields = (
+        "number",
+        "prime_contract__number",
+        "prime_contract__title",
+        "prime_contract__project__number",
+        "prime_contract__project__name",
+    )
+    erp_sort_field = "number"
+    erp_amount_field = "amount_due_total"
+
+    @classmethod
+    def erp_csv_columns(cls, company: Company) -> list[tuple[str, str]]:
+        return [
+            ("Invoice", "number"),
+            (term(company, "prime_contract"), "prime_contract.number"),
+            ("Billing period", "billing_period.number"),
+            ("Status", "get_status_display"),
+            ("Amount due", "amount_due_total"),
+        ]
 
     @classmethod
     def erp_tab_label(cls, company: Company) -> str:
@@ -227,7 +247,14 @@ class OwnerInvoice(ErpItem):
                 "erp_accepted_by",
                 "erp_changed_by",
             )
-            .annotate(amount_due_total=models.Sum("lines__amount_due"))
+            # 0.00 without lines, as the invoice's page says: filters and sorts compare it.
+            .annotate(
+                amount_due_total=Coalesce(
+                    models.Sum("lines__amount_due"),
+                    models.Value(ZERO),
+                    output_field=models.DecimalField(max_digits=14, decimal_places=2),
+                )
+            )
         )
 
     @property

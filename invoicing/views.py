@@ -34,9 +34,12 @@ from invoicing.forms import (
 from invoicing.models import OwnerInvoice, PrimeContract
 from invoicing.selectors import (
     billing_periods,
+    contract_csv_columns,
+    contract_invoice_listing,
+    contract_listing,
     contracts_with_invoice_counts,
-    invoices_of_contract,
-    project_invoices,
+    invoice_csv_columns,
+    project_invoice_listing,
 )
 from invoicing.services import (
     LineEdit,
@@ -48,6 +51,7 @@ from invoicing.services import (
     prime_contract_update,
 )
 from projects.access import ProjectAccess, project_access
+from projects.listing import CSV_CHUNK, Column, Listing, csv_filename, csv_response, wants_csv
 from projects.permissions import INVOICE_ADMIN_REQUIRED, PRIME_CONTRACT_ADMIN_REQUIRED
 from projects.terms import term
 from projects.views import page_context
@@ -59,6 +63,28 @@ Crumbs = list[tuple[str, str | None]]
 
 def _data(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
+
+
+# ----- lists: filtered pages and their CSV -----------------------------------------------------
+
+
+def _wants_csv(request: HttpRequest) -> bool:
+    return request.method == "GET" and wants_csv(request.GET)
+
+
+def _list_status(listing: Listing) -> int:
+    """400 when a filter could not be read (the page shows why at the field)."""
+    return 200 if listing.valid else 400
+
+
+def _csv(
+    request: HttpRequest, listing: Listing, name: tuple[str, ...], columns: list[Column]
+) -> HttpResponse:
+    """The list as filtered, every page of it, streamed as CSV."""
+    if not listing.valid:
+        return refused(request, listing.error_messages, 400, title="Not downloaded")
+    filename = csv_filename(*name, filtered=listing.active)
+    return csv_response(filename, columns, listing.rows.iterator(chunk_size=CSV_CHUNK))
 
 
 # ----- breadcrumbs ------------------------------------------------------------------------
@@ -93,11 +119,15 @@ def _invoice_crumbs(access: ProjectAccess, invoice: OwnerInvoice, *, link: bool)
 def contract_list(request: HttpRequest, project_id: int) -> HttpResponse:
     access = project_access(request.user, project_id)
     contracts = contracts_with_invoice_counts(access)
-    tool = term(access.project.company, "prime_contracts")
+    company = access.project.company
+    tool = term(company, "prime_contracts")
     access.require(
         access.sees_all_contracts or contracts.exists(),
         f"You need Read Only or more on the project's {tool} tool.",
     )
+    if _wants_csv(request):
+        listing = contract_listing(access, request.GET)
+        return _csv(request, listing, (access.project.number, tool), contract_csv_columns(company))
     form = PrimeContractForm(_data(request))
     if request.method == "POST":
         access.require(access.manages_contracts, PRIME_CONTRACT_ADMIN_REQUIRED)
@@ -114,10 +144,15 @@ def contract_list(request: HttpRequest, project_id: int) -> HttpResponse:
                     f"{term(access.project.company, 'prime_contract')} {contract.number} created.",
                 )
                 return redirect("contract_detail", project_id, contract.pk)
+    listing = contract_listing(access, request.GET)
     context = page_context(
-        access, [_contracts_crumb(access, link=False)], contracts=contracts, form=form
+        access,
+        [_contracts_crumb(access, link=False)],
+        contracts=listing.page or [],
+        listing=listing,
+        form=form,
     )
-    status = INVALID if request.method == "POST" else 200
+    status = INVALID if request.method == "POST" else _list_status(listing)
     return render(request, "invoicing/contract_list.html", context, status=status)
 
 
@@ -159,6 +194,11 @@ def contract_invoices(request: HttpRequest, project_id: int, contract_id: int) -
     """The contract's Invoices tab, with New invoice for invoice admins."""
     access = project_access(request.user, project_id)
     contract = get_contract(access, contract_id)
+    company = access.project.company
+    if _wants_csv(request):
+        listing = contract_invoice_listing(access, contract, request.GET)
+        name = (access.project.number, contract.number, "invoices")
+        return _csv(request, listing, name, invoice_csv_columns(company))
     form = OwnerInvoiceForm(_data(request), project=access.project)
     if request.method == "POST":
         access.require(access.manages_invoices, INVOICE_ADMIN_REQUIRED)
@@ -173,15 +213,17 @@ def contract_invoices(request: HttpRequest, project_id: int, contract_id: int) -
                 messages.success(request, f"{invoice} created: add its lines.")
                 return redirect("invoice_edit", project_id, invoice.pk)
     crumbs = [*_contract_crumbs(access, contract), ("Invoices", None)]
+    listing = contract_invoice_listing(access, contract, request.GET)
     context = page_context(
         access,
         crumbs,
         contract=contract,
-        invoices=invoices_of_contract(contract),
+        invoices=listing.page or [],
+        listing=listing,
         form=form,
         tab="invoices",
     )
-    status = INVALID if request.method == "POST" else 200
+    status = INVALID if request.method == "POST" else _list_status(listing)
     return render(request, "invoicing/contract_invoices.html", context, status=status)
 
 
@@ -326,6 +368,10 @@ def invoicing(request: HttpRequest, project_id: int) -> HttpResponse:
         f"The {term(company, 'invoicing')} tool needs Read Only or more on the project's "
         f"{term(company, 'prime_contracts')} or Commitments tool.",
     )
+    if _wants_csv(request):
+        listing = project_invoice_listing(access, request.GET)
+        name = (access.project.number, term(company, "owner_invoices"))
+        return _csv(request, listing, name, invoice_csv_columns(company))
     form = BillingPeriodForm(_data(request))
     if request.method == "POST":
         access.require(access.manages_contracts, PRIME_CONTRACT_ADMIN_REQUIRED)
@@ -339,12 +385,14 @@ def invoicing(request: HttpRequest, project_id: int) -> HttpResponse:
             else:
                 messages.success(request, f"Billing period {period.number} created.")
                 return redirect("invoicing", project_id)
+    listing = project_invoice_listing(access, request.GET)
     context = page_context(
         access,
         [(term(company, "invoicing"), None)],
         periods=billing_periods(access),
-        invoices=project_invoices(access),
+        invoices=listing.page or [],
+        listing=listing,
         form=form,
     )
-    status = INVALID if request.method == "POST" else 200
+    status = INVALID if request.method == "POST" else _list_status(listing)
     return render(request, "invoicing/invoicing.html", context, status=status)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import QueryDict
+from django.urls import reverse
 
+from projects.filters import DirectoryFilterSet
+from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
 
 # The database form of CompanyMembership.is_accounting_approver.
@@ -65,6 +70,22 @@ def company_members(company: Company) -> QuerySet[CompanyMembership]:
     )
 
 
+def directory_listing(company: Company, data: QueryDict) -> Listing:
+    """One page of the company directory, searched by name, username or email."""
+    filters = DirectoryFilterSet(data, company_members(company))
+    return build_listing(filters, reverse("company_members", args=[company.slug]))
+
+
+def directory_csv_columns() -> list[Column]:
+    return [
+        ("Name", lambda m: m.user.get_full_name()),
+        ("Username", attr("user.username")),
+        ("Email", attr("user.email")),
+        ("ERP Integrations", attr("get_erp_tool_level_display")),
+        ("Accounting approver", attr("is_accounting_approver")),
+    ]
+
+
 def accounting_approvers(company: Company) -> QuerySet[CompanyMembership]:
     """The company's accounting approvers, with their users, in one query."""
     return company_members(company).filter(ACCOUNTING_APPROVER)
@@ -85,4 +106,18 @@ def project_members(project: Project) -> QuerySet[ProjectMembership]:
         ProjectMembership.objects.filter(project=project)
         .select_related("user")
         .order_by(*USER_ORDER)
+    )
+
+
+def company_projects(company: Company) -> QuerySet[Project]:
+    """The company's projects, for the lists' Project filter."""
+    return Project.objects.filter(company=company).order_by("number")
+
+
+def company_people(company: Company) -> QuerySet[Any]:
+    """The users of the company's directory, by name, for the lists' person filters."""
+    return (
+        get_user_model()
+        .objects.filter(company_memberships__company=company)
+        .order_by("last_name", "first_name", "username")
     )

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from projects import selectors
 from projects.access import ProjectAccess, company_access, project_access
+from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.models import Company, ProjectTool, ToolLevel
 from projects.tools import tiles_for
 
@@ -88,13 +89,27 @@ def company_members(request: HttpRequest, slug: str) -> HttpResponse:
     """The company directory, for any member of the company."""
     membership = company_access(request.user, slug)
     company = membership.company
+    listing = selectors.directory_listing(company, request.GET)
+    if wants_csv(request.GET):
+        if not listing.valid:
+            return render(
+                request,
+                "refused.html",
+                {"title": "Not downloaded", "reasons": listing.error_messages},
+                status=400,
+            )
+        name = csv_filename(company.slug, "directory", filtered=listing.active)
+        rows = listing.rows.iterator(chunk_size=CSV_CHUNK)
+        return csv_response(name, selectors.directory_csv_columns(), rows)
     context = company_context(
         company,
         "Directory",
         membership=membership,
-        members=list(selectors.company_members(company)),
+        members=listing.page or [],
+        listing=listing,
     )
-    return render(request, "projects/company_members.html", context)
+    status = 200 if listing.valid else 400
+    return render(request, "projects/company_members.html", context, status=status)
 
 
 @login_required

@@ -87,6 +87,12 @@ class SubJob(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 10
+    erp_search_fields = ("code", "name", "project__number", "project__name")
+    erp_sort_field = "code"
+
+    @classmethod
+    def erp_csv_columns(cls, company: Company) -> list[tuple[str, str]]:
+        return [("Sub Job ID", "code"), ("Name", "name"), ("Status", "get_status_display")]
 
     @classmethod
     def erp_tab_label(cls, company: Company) -> str:

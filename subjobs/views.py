@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,26 +14,34 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from erpsync.selectors import latest_event_id
 from erpsync.states import ItemLocked, StaleEdit
-from erpsync.web import apply_errors, erp_panel, locked, next_url, seen_event_of, sender_action
+from erpsync.web import (
+    apply_errors,
+    erp_panel,
+    locked,
+    next_url,
+    refused,
+    seen_event_of,
+    sender_action,
+)
 from projects.access import ProjectAccess, project_access
+from projects.listing import CSV_CHUNK, Listing, csv_filename, csv_response, wants_csv
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from projects.views import page_context
 from subjobs.access import get_sub_job, require_sub_jobs_view
 from subjobs.forms import EditForm, SubJobForm
 from subjobs.models import SubJob
+from subjobs.selectors import sub_job_csv_columns, sub_job_listing
 from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
 
 
-def _sub_jobs(access: ProjectAccess) -> QuerySet[SubJob]:
-    return SubJob.objects.filter(project=access.project).select_related(
-        "erp_sent_by", "erp_changed_by"
-    )
-
-
-def _list_context(access: ProjectAccess, form: SubJobForm, **extra: Any) -> dict[str, Any]:
+def _list_context(
+    access: ProjectAccess, form: SubJobForm, listing: Listing, **extra: Any
+) -> dict[str, Any]:
     project = access.project
     crumbs = [("Admin", reverse("project_admin", args=[project.pk])), ("Sub Jobs", None)]
-    return page_context(access, crumbs, form=form, sub_jobs=_sub_jobs(access), **extra)
+    return page_context(
+        access, crumbs, form=form, listing=listing, sub_jobs=listing.page or [], **extra
+    )
 
 
 def _admin_tool(request: HttpRequest, project_id: int) -> ProjectAccess:
@@ -47,6 +54,8 @@ def _admin_tool(request: HttpRequest, project_id: int) -> ProjectAccess:
 @require_http_methods(["GET", "POST"])
 def sub_job_list(request: HttpRequest, project_id: int) -> HttpResponse:
     access = _admin_tool(request, project_id)
+    if request.method == "GET" and wants_csv(request.GET):
+        return _sub_jobs_csv(request, access)
     form = SubJobForm(request.POST or None)
     status = 200
     added = None
@@ -66,9 +75,23 @@ def sub_job_list(request: HttpRequest, project_id: int) -> HttpResponse:
             return redirect("sub_job_list", project_id)
         else:
             form = SubJobForm()
-    context = _list_context(access, form, added=added)
+    # Read after any add, so that the new sub job is counted and listed.
+    listing = sub_job_listing(access, request.GET)
+    if not listing.valid and status == 200:
+        status = 400
+    context = _list_context(access, form, listing, added=added)
     template = "subjobs/list.html#section" if request.htmx else "subjobs/list.html"
     return render(request, template, context, status=status)
+
+
+def _sub_jobs_csv(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    """The list as filtered, every page of it, streamed as CSV."""
+    listing = sub_job_listing(access, request.GET)
+    if not listing.valid:
+        return refused(request, listing.error_messages, 400, title="Not downloaded")
+    name = csv_filename(access.project.number, "sub jobs", filtered=listing.active)
+    rows = listing.rows.iterator(chunk_size=CSV_CHUNK)
+    return csv_response(name, sub_job_csv_columns(), rows)
 
 
 def _row(

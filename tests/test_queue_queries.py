@@ -48,3 +48,37 @@ def test_ready_to_export_costs_the_same_queries_for_10_and_10000_items(
     for invoice in invoices:
         erp_send(item=invoice, user=admin)
     assert queries_for(client, invoice_url) == few
+
+
+def test_a_filtered_and_sorted_page_costs_the_same_queries_for_10_and_10000_items(
+    company: Any, project: Any, admin: Any, approver: Any
+) -> None:
+    client = Client()
+    client.force_login(approver)
+    url = reverse("erp_queue", args=[company.slug, "sub_job", "ready"])
+    query = (
+        f"?q=bulk+sub&project={project.pk}&sender={admin.pk}&sent_from=2000-01-01"
+        "&sent_to=9998-12-31&sort=-item"
+    )
+
+    pending_sub_jobs(project, admin, 10)
+    few = queries_for(client, url + query)
+    assert few <= 12, "the page should need only a handful of queries"
+
+    pending_sub_jobs(project, admin, 9990, start=10)
+    page = client.get(url + query).content.decode()
+    assert "Page 1 of 200 (10000 items)" in page
+    assert 'data-item="sub job B-0009999"' in page
+    assert queries_for(client, url + query) == few
+    assert queries_for(client, url + query + "&page=200") == few
+
+    invoices = [f.invoice_ready_to_send(project=project, user=admin) for _ in range(3)]
+    from erpsync.services import erp_send
+
+    for invoice in invoices:
+        erp_send(item=invoice, user=admin)
+    invoice_url = reverse("erp_queue", args=[company.slug, "owner_invoice", "ready"])
+    amounts = (
+        f"?q=INV&project={project.pk}&sender={admin.pk}&amount_min=1&amount_max=100000&sort=-amount"
+    )
+    assert queries_for(client, invoice_url + amounts) == few

@@ -58,3 +58,60 @@ document.addEventListener("click", function (event) {
     if (open) open.close();
   }
 });
+
+// A dialog the server sends back open (a refused reject: its reason's error is inside) is
+// opened as a modal, with its backdrop, as the user left it; the `open` attribute alone would
+// show it without one. Runs for the first page and for every htmx swap.
+(function () {
+  "use strict";
+
+  function showPending(root) {
+    if (!root || !root.querySelectorAll) return;
+    var dialogs = Array.prototype.slice.call(root.querySelectorAll("dialog[data-show-modal]"));
+    if (root.matches && root.matches("dialog[data-show-modal]")) dialogs.unshift(root);
+    dialogs.forEach(function (dialog) {
+      dialog.removeAttribute("data-show-modal");
+      if (!dialog.open && dialog.isConnected) dialog.showModal();
+      var box = dialog.querySelector("textarea");
+      if (box) box.focus();
+    });
+  }
+
+  // "Select all rows on this page": the header checkbox of the bulk form's rows; it shows
+  // mixed when only some are selected.
+  function rowBoxes() {
+    return Array.prototype.slice.call(
+      document.querySelectorAll('input[type=checkbox][name=selected][form="bulk-form"]')
+    );
+  }
+
+  function syncSelectAll() {
+    var all = document.querySelector("[data-select-all]");
+    if (!all) return;
+    var boxes = rowBoxes();
+    var checked = boxes.filter(function (box) { return box.checked; }).length;
+    all.checked = boxes.length > 0 && checked === boxes.length;
+    all.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target.matches) return;
+    if (target.matches("[data-select-all]")) {
+      rowBoxes().forEach(function (box) { box.checked = target.checked; });
+    } else if (target.matches('input[name=selected][form="bulk-form"]')) {
+      syncSelectAll();
+    }
+  });
+
+  document.addEventListener("htmx:load", function (event) {
+    showPending(event.detail.elt);
+    syncSelectAll();
+  });
+  function onReady() {
+    showPending(document);
+    syncSelectAll();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onReady);
+  else onReady();
+})();
