@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from projects import selectors
+from projects import permissions, selectors
 from projects.access import ProjectAccess, company_access, project_access
-from projects.models import Company, ProjectTool, ToolLevel
+from projects.models import Company, ProjectTool
 from projects.tools import tiles_for
 
 ERP_ADMIN_REQUIRED = (
@@ -101,10 +101,9 @@ def company_members(request: HttpRequest, slug: str) -> HttpResponse:
 def company_accountants(request: HttpRequest, slug: str) -> HttpResponse:
     """The company's accounting approvers, for Admins of its ERP Integrations tool."""
     membership = company_access(request.user, slug)
-    if not membership.is_erp_tool_admin:
-        level = ToolLevel(membership.erp_tool_level)
-        held = "no permission" if level == ToolLevel.NONE else level.label
-        raise PermissionDenied(ERP_ADMIN_REQUIRED.format(level=held))
+    if not permissions.administers_erp_tool(membership):
+        level = permissions.erp_tool_level_name(membership)
+        raise PermissionDenied(ERP_ADMIN_REQUIRED.format(level=level))
     company = membership.company
     context = company_context(
         company,
