@@ -332,6 +332,10 @@ class AuditRow:
     changes: list[tuple[str, str, str]]
 
     @property
+    def action(self) -> str:
+        return ACTION_LABELS.get(self.event.action, self.event.action)
+
+    @property
     def changes_text(self) -> str:
         return "; ".join(
             f"{label}: {old or '—'} → {new or '—'}" for label, old, new in self.changes
@@ -346,8 +350,12 @@ class AuditRow:
         return _state(self.event.to_state)
 
 
+STATE_LABELS = dict(ErpState.choices)
+ACTION_LABELS = dict(ErpAction.choices)
+
+
 def _state(value: str) -> str:
-    return ErpState(value).label if value in ErpState.values else value
+    return STATE_LABELS.get(value, value)
 
 
 def audit_row(event: ErpEvent, company: Company, links: LinkRules | None) -> AuditRow:

@@ -58,7 +58,7 @@ def csv_lines(rows: QuerySet[ErpEvent], company: Company) -> Iterator[str]:
                     company.name,
                     row.kind,
                     row.item,
-                    event.get_action_display(),
+                    row.action,
                     row.from_state,
                     row.to_state,
                     event.actor_name,
