@@ -11,19 +11,17 @@ never reach the audit row: a changed secret reads "***".
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 
 from erpsync.adapters import adapter_class
-from erpsync.models import ErpEvent, display_name
-from erpsync.ops import MASK, is_secret
-from erpsync.states import ErpAction
+from erpsync.models import display_name
+from erpsync.ops import settings_changes
+from erpsync.services import record_settings_event
 from projects.models import Company, CompanyMembership, PointOfView, ToolLevel
 from projects.permissions import (
     ERP_TOOL_ADMIN_REQUIRED,
@@ -58,22 +56,6 @@ def _lock_company(company: Company, user: Any) -> Company:
             ERP_TOOL_ADMIN_REQUIRED.format(level=erp_tool_level_name(membership))
         )
     return locked
-
-
-def record_settings_event(
-    *, obj: models.Model, company: Company, user: Any, changes: dict[str, list[Any]], **extra: Any
-) -> ErpEvent:
-    """The audit row of a settings change, beside the items' transitions in the company log."""
-    return ErpEvent.objects.create(
-        content_type=ContentType.objects.get_for_model(obj),
-        object_id=obj.pk,
-        company=company,
-        action=ErpAction.EDIT,
-        from_state="",
-        to_state="",
-        actor=user,
-        details={"changes": changes, **extra},
-    )
 
 
 def _yes_no(value: bool) -> str:
@@ -121,40 +103,6 @@ def _field_of(problem: str, names: list[str]) -> str:
         if (match := re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", problem, re.I))
     ]
     return min(found)[1] if found else "__all__"
-
-
-def _is_secret_setting(key: str, name: str) -> bool:
-    try:
-        fields = adapter_class(key).setting_fields
-    except ImproperlyConfigured:
-        return True  # an adapter no longer installed: nothing of it is shown
-    return is_secret(name) or any(f.secret for f in fields if f.name == name)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def settings_changes(
-    old_key: str, old: dict[str, Any], new_key: str, new: dict[str, Any]
-) -> dict[str, list[str]]:
-    """{"erp_settings.<name>": [old, new]} for each setting that changed; a secret (of
-    either adapter) reads "***" when set and "" when not, never its value."""
-    changes: dict[str, list[str]] = {}
-    for name in sorted(old.keys() | new.keys()):
-        before, after = old.get(name), new.get(name)
-        if before == after:
-            continue
-        if _is_secret_setting(old_key, name) or _is_secret_setting(new_key, name):
-            shown = [MASK if name in old else "", MASK if name in new else ""]
-        else:
-            shown = [_shown(before), _shown(after)]
-        changes[f"erp_settings.{name}"] = shown
-    return changes
 
 
 def company_set_adapter(

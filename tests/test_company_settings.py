@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -692,3 +694,34 @@ def test_the_flags_service_refuses_a_non_admin(company: Any, approver: Any, read
         membership_set_flags(membership=target, user=approver, can_push_to_accounting=True)
     target.refresh_from_db()
     assert not target.can_push_to_accounting and not events(target)
+
+
+# ----- erp_configure writes to the same audit log --------------------------------------------
+
+
+def test_erp_configure_writes_a_masked_audit_row_as_erpsync(company: Any, read_only: Any) -> None:
+    call_command(
+        "erp_configure",
+        "--company",
+        company.slug,
+        "--adapter",
+        "webhook",
+        "--set",
+        "url=https://erp.example.com/hook",
+        "--set",
+        f"secret={SECRET}",
+        "--no-check",
+        stdout=StringIO(),
+    )
+    [event] = events(company)
+    assert event.actor is None and event.actor_name == "erpsync"
+    assert event.details == {
+        "changes": {
+            "erp_adapter": ["sandbox", "webhook"],
+            "erp_settings.secret": ["", "***"],
+            "erp_settings.url": ["", "https://erp.example.com/hook"],
+        },
+        "by_ops": True,
+    }
+    body = text(client_for(read_only).get(reverse("audit_log", args=[company.slug])))
+    assert "ERP adapter: sandbox → webhook" in body and SECRET not in body
