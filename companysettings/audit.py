@@ -332,6 +332,11 @@ class AuditRow:
     changes: list[tuple[str, str, str]]
 
     @property
+    def show_kind(self) -> bool:
+        """An item's name already says its kind ('Funding Invoice INV-007')."""
+        return not self.item.lower().startswith(self.kind.lower())
+
+    @property
     def action(self) -> str:
         return ACTION_LABELS.get(self.event.action, self.event.action)
 

@@ -77,7 +77,10 @@ def dictionary_preview(current: str) -> dict[str, Any]:
 def settings_dictionary(request: HttpRequest, slug: str) -> HttpResponse:
     membership = settings_access(request.user, slug)
     company = membership.company
-    form = DictionaryForm(request.POST or None, initial={"pov_dictionary": company.pov_dictionary})
+    form = DictionaryForm(
+        request.POST if request.method == "POST" else None,
+        initial={"pov_dictionary": company.pov_dictionary},
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
