@@ -126,7 +126,8 @@ def _adapter_page(
         **extra,
     )
     template = "companysettings/adapter.html"
-    if request.htmx and request.method == "GET":
+    if request.htmx and request.method == "GET" and not request.htmx.history_restore_request:
+        # The adapter picker swaps the form in place; a history restore wants the page.
         template += "#adapter-form"
     return render(request, template, context, status=status)
 

@@ -275,6 +275,9 @@ def test_the_adapter_page_shows_each_adapters_settings(company: Any, erp_admin: 
     assert body.lstrip().startswith('<form id="adapter-form"')
     for name in ("url", "secret", "previous_secret", "timeout"):
         assert f'name="setting_{name}"' in body
+    restore = {**HTMX, "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    body = text(client.get(url("settings_adapter", company) + "?adapter=webhook", **restore))
+    assert "<html" in body  # Back in the browser restores the whole page
     body = text(client.get(url("settings_adapter", company) + "?adapter=tryton"))
     for name in ("url", "database", "username", "password", "timeout", "journal"):
         assert f'name="setting_{name}"' in body
