@@ -21,7 +21,8 @@ from django.db import transaction
 from erpsync.adapters import adapter_class
 from erpsync.models import display_name
 from erpsync.ops import settings_changes
-from erpsync.services import record_settings_event
+from erpsync.services import record_settings_event, require_model_permission
+from erpsync.states import ErpAction
 from projects.models import Company, CompanyMembership, PointOfView, ToolLevel
 from projects.permissions import (
     ERP_TOOL_ADMIN_REQUIRED,
@@ -65,22 +66,26 @@ def _yes_no(value: bool) -> str:
 # ----- the point-of-view dictionary --------------------------------------------------------
 
 
+def _set_dictionary(locked: Company, user: Any, pov: str) -> None:
+    if locked.pov_dictionary != pov:
+        old = PointOfView(locked.pov_dictionary).label
+        locked.pov_dictionary = pov
+        locked.save(update_fields=["pov_dictionary"])
+        record_settings_event(
+            obj=locked,
+            company=locked,
+            user=user,
+            changes={"pov_dictionary": [old, PointOfView(pov).label]},
+        )
+
+
 def company_set_dictionary(*, company: Company, user: Any, pov: str) -> Company:
     """Choose the company's point-of-view dictionary (a PointOfView value)."""
     if pov not in PointOfView.values:
         raise ValidationError({"pov_dictionary": "Choose one of the dictionaries listed."})
     with transaction.atomic():
         locked = _lock_company(company, user)
-        if locked.pov_dictionary != pov:
-            old = PointOfView(locked.pov_dictionary).label
-            locked.pov_dictionary = pov
-            locked.save(update_fields=["pov_dictionary"])
-            record_settings_event(
-                obj=locked,
-                company=locked,
-                user=user,
-                changes={"pov_dictionary": [old, PointOfView(pov).label]},
-            )
+        _set_dictionary(locked, user, pov)
     return locked
 
 
@@ -138,6 +143,63 @@ def company_set_adapter(
 # ----- the directory's flags ------------------------------------------------------------------
 
 
+def _flag_value(name: str, value: Any) -> str:
+    return ToolLevel(value).label if name == "erp_tool_level" else _yes_no(value)
+
+
+def _validate_flags(flags: dict[str, Any]) -> None:
+    unknown = set(flags) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"Not a directory flag: {', '.join(sorted(unknown))}")
+    level = flags.get("erp_tool_level")
+    if level is not None and level not in ToolLevel.values:
+        raise ValidationError({"erp_tool_level": "Choose one of the levels listed."})
+
+
+def _keeps_an_admin(company: Company, member: CompanyMembership) -> None:
+    """Refuse when `member` is the company's last ERP tool Admin (call with the company's row
+    locked, so the count cannot change under it)."""
+    others = CompanyMembership.objects.filter(
+        company=company, erp_tool_level=ToolLevel.ADMIN
+    ).exclude(pk=member.pk)
+    if not others.exists():
+        raise SettingsRefused(
+            f"{display_name(member.user)} is the last Admin of {company.name}'s ERP "
+            "Integrations tool: make another member Admin first, so that someone can "
+            "still change the company's settings."
+        )
+
+
+def _lock_membership(company: Company, membership: CompanyMembership) -> CompanyMembership:
+    return (
+        CompanyMembership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .get(pk=membership.pk, company=company)
+    )
+
+
+def _set_flags(
+    company: Company, locked: CompanyMembership, user: Any, flags: dict[str, Any]
+) -> CompanyMembership:
+    changes: dict[str, list[str]] = {}
+    was_admin = locked.erp_tool_level == ToolLevel.ADMIN
+    for name, value in flags.items():
+        old = getattr(locked, name)
+        if value is None or value == old:
+            continue
+        changes[name] = [_flag_value(name, old), _flag_value(name, value)]
+        setattr(locked, name, value)
+    if not changes:
+        return locked
+    if was_admin and locked.erp_tool_level != ToolLevel.ADMIN:
+        _keeps_an_admin(company, locked)
+    locked.save(update_fields=[*changes])
+    record_settings_event(
+        obj=locked, company=company, user=user, changes=changes, member=locked.user.get_username()
+    )
+    return locked
+
+
 def membership_set_flags(
     *,
     membership: CompanyMembership,
@@ -149,49 +211,78 @@ def membership_set_flags(
     """Set a member's ERP Integrations tool level, 'Can push to accounting' and 'Subscribe to
     ERP digest emails' (None leaves a flag as it is). The company keeps at least one Admin of
     its ERP Integrations tool: removing the last one is refused (SettingsRefused)."""
-    if erp_tool_level is not None and erp_tool_level not in ToolLevel.values:
-        raise ValidationError({"erp_tool_level": "Choose one of the levels listed."})
+    flags = {
+        "erp_tool_level": erp_tool_level,
+        "can_push_to_accounting": can_push_to_accounting,
+        "erp_digest_subscribed": erp_digest_subscribed,
+    }
+    _validate_flags(flags)
     with transaction.atomic():
         company = _lock_company(membership.company, user)
-        locked = (
-            CompanyMembership.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=membership.pk, company=company)
+        return _set_flags(company, _lock_membership(company, membership), user, flags)
+
+
+# ----- the Django admin's writes --------------------------------------------------------------
+# Its permission is the admin's own (staff with the model's permission, as for items), but the
+# lock, the last-Admin rule and the audit row naming the admin are the pages' own.
+
+
+def _admin_lock_company(company: Company, user: Any, action: str, model: type[Any]) -> Company:
+    require_model_permission(user, action, model)
+    return Company.objects.select_for_update().get(pk=company.pk)
+
+
+def company_admin_set_dictionary(*, company: Company, user: Any, pov: str) -> Company:
+    if pov not in PointOfView.values:
+        raise ValidationError({"pov_dictionary": "Choose one of the dictionaries listed."})
+    with transaction.atomic():
+        locked = _admin_lock_company(company, user, "change", Company)
+        _set_dictionary(locked, user, pov)
+    return locked
+
+
+def membership_admin_create(
+    *, company: Company, user: Any, member: Any, **flags: Any
+) -> CompanyMembership:
+    """Add a user to the company's directory, with an audit row of the flags given."""
+    _validate_flags(flags)
+    with transaction.atomic():
+        locked = _admin_lock_company(company, user, "add", CompanyMembership)
+        if CompanyMembership.objects.filter(company=locked, user=member).exists():
+            raise ValidationError({"user": f"{display_name(member)} is already a member."})
+        created = CompanyMembership.objects.create(company=locked, user=member, **flags)
+        record_settings_event(
+            obj=created,
+            company=locked,
+            user=user,
+            action=ErpAction.CREATE,
+            changes={name: ["", _flag_value(name, getattr(created, name))] for name in FLAGS},
+            member=member.get_username(),
         )
-        wanted = {
-            "erp_tool_level": erp_tool_level,
-            "can_push_to_accounting": can_push_to_accounting,
-            "erp_digest_subscribed": erp_digest_subscribed,
-        }
-        changes: dict[str, list[str]] = {}
-        for name, value in wanted.items():
-            old = getattr(locked, name)
-            if value is None or value == old:
-                continue
-            if name == "erp_tool_level":
-                changes[name] = [ToolLevel(old).label, ToolLevel(value).label]
-            else:
-                changes[name] = [_yes_no(old), _yes_no(value)]
-            setattr(locked, name, value)
-        if not changes:
-            return locked
-        # A changed level that was Admin is Admin no more.
-        demoted = changes.get("erp_tool_level", [""])[0] == ToolLevel.ADMIN.label
-        others = CompanyMembership.objects.filter(
-            company=company, erp_tool_level=ToolLevel.ADMIN
-        ).exclude(pk=locked.pk)
-        if demoted and not others.exists():
-            raise SettingsRefused(
-                f"{display_name(locked.user)} is the last Admin of {company.name}'s ERP "
-                "Integrations tool: make another member Admin first, so that someone can "
-                "still change the company's settings."
-            )
-        locked.save(update_fields=[*changes])
+    return created
+
+
+def membership_admin_update(
+    *, membership: CompanyMembership, user: Any, **flags: Any
+) -> CompanyMembership:
+    _validate_flags(flags)
+    with transaction.atomic():
+        company = _admin_lock_company(membership.company, user, "change", CompanyMembership)
+        return _set_flags(company, _lock_membership(company, membership), user, flags)
+
+
+def membership_admin_delete(*, membership: CompanyMembership, user: Any) -> None:
+    """Remove a member from the directory; never the company's last ERP tool Admin."""
+    with transaction.atomic():
+        company = _admin_lock_company(membership.company, user, "delete", CompanyMembership)
+        locked = _lock_membership(company, membership)
+        if locked.erp_tool_level == ToolLevel.ADMIN:
+            _keeps_an_admin(company, locked)
         record_settings_event(
             obj=locked,
             company=company,
             user=user,
-            changes=changes,
+            changes={"membership": ["member", "removed"]},
             member=locked.user.get_username(),
         )
-    return locked
+        locked.delete()

@@ -291,6 +291,7 @@ def record_settings_event(
     company: Company,
     user: Any,
     changes: dict[str, list[Any]],
+    action: ErpAction = ErpAction.EDIT,
     **extra: Any,
 ) -> ErpEvent:
     """The audit row of a change to a company's settings (on the Company) or its directory (on
@@ -301,7 +302,7 @@ def record_settings_event(
         content_type=ContentType.objects.get_for_model(obj),
         object_id=obj.pk,
         company=company,
-        action=ErpAction.EDIT,
+        action=action,
         from_state="",
         to_state="",
         actor=user,
