@@ -6,7 +6,8 @@ settings write of one company queues there, so two Admins demoting each other ca
 the company without an Admin), checks on the server that the user is an Admin of the
 company's ERP Integrations tool, and writes an audit row naming the user with what changed
 (erpsync.models.ErpEvent, action "edit", on the Company or the CompanyMembership). Secrets
-never reach the audit row: a changed secret reads "***".
+never reach the audit row: a changed secret reads "***". The Django admin's writes of the same
+things (`*_admin_*` below) differ only in whose permission they ask: the admin's own.
 """
 
 from __future__ import annotations

@@ -522,3 +522,10 @@ def test_100000_rows_a_deep_page_and_the_csv_stay_fast_and_small(
 def resident_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_free_text_finds_a_members_directory_rows_by_username(
+    company: Any, story: dict[str, Any], auditor: Any, approver: Any
+) -> None:
+    response = client_for(auditor).get(log_url(company, f"q={approver.username.upper()}"))
+    assert listed(response) == [f"edit directory:{story['member'].pk}"]
