@@ -23,6 +23,7 @@ COPY subjobs ./subjobs
 COPY invoicing ./invoicing
 COPY approvals ./approvals
 COPY accounts ./accounts
+COPY companysettings ./companysettings
 COPY templates ./templates
 COPY static ./static
 

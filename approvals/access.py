@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 
 from projects.access import company_access
-from projects.models import Company, CompanyMembership, ToolLevel
+from projects.models import Company, CompanyMembership
+from projects.permissions import views_erp_tool
 
 NO_TOOL_ACCESS = "You have no access to the company's ERP Integrations tool."
 
@@ -27,6 +28,6 @@ class ErpToolAccess:
 def erp_tool_access(user: Any, slug: str) -> ErpToolAccess:
     """404 unless the user belongs to the company; 403 without access to the tool."""
     membership = company_access(user, slug)
-    if membership.erp_tool_level < ToolLevel.READ_ONLY:
+    if not views_erp_tool(membership):
         raise PermissionDenied(NO_TOOL_ACCESS)
     return ErpToolAccess(company=membership.company, membership=membership)

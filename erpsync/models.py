@@ -93,6 +93,8 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     erp_project_path: ClassVar[str]
     # What erp_company, erp_title and the preconditions read: joined when a row is locked.
     erp_related: ClassVar[tuple[str, ...]] = ()
+    # What the company audit log's free text matches (icontains): the item's code or number.
+    erp_search_fields: ClassVar[tuple[str, ...]] = ()
 
     erp_state = FSMField(
         "ERP state",

@@ -7,6 +7,7 @@ there are: rows are joined with what their title and project number read.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from erpsync.adapters import ErpError, adapter_for
+from erpsync.adapters import ErpError, adapter_class, adapter_for
 from erpsync.kinds import erp_item_models
 from erpsync.models import EmailStatus, ErpItem, OutboxEmail
 from erpsync.selectors import state_counts
@@ -324,6 +325,41 @@ def is_secret(name: str) -> bool:
 def masked(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings with every secret-looking value replaced by ***."""
     return {name: MASK if is_secret(name) else value for name, value in settings.items()}
+
+
+def _is_secret_setting(key: str, name: str) -> bool:
+    try:
+        fields = adapter_class(key).setting_fields
+    except ImproperlyConfigured:
+        return True  # an adapter no longer installed: nothing of it is shown
+    return is_secret(name) or any(f.secret for f in fields if f.name == name)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def settings_changes(
+    old_key: str, old: dict[str, Any], new_key: str, new: dict[str, Any]
+) -> dict[str, list[str]]:
+    """What changed between two adapters' settings, for an audit row: {"erp_settings.<name>":
+    [old, new]}. A secret (of either adapter) reads "***" when set and "" when not, never its
+    value."""
+    changes: dict[str, list[str]] = {}
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        if _is_secret_setting(old_key, name) or _is_secret_setting(new_key, name):
+            shown = [MASK if name in old else "", MASK if name in new else ""]
+        else:
+            shown = [_shown(before), _shown(after)]
+        changes[f"erp_settings.{name}"] = shown
+    return changes
 
 
 def describe_settings(settings: dict[str, Any]) -> str:

@@ -8,12 +8,12 @@ with who acted and when.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
@@ -32,6 +32,9 @@ from erpsync.states import (
 )
 from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
 from projects.terms import terms_for
+
+if TYPE_CHECKING:
+    from projects.models import Company
 
 REASON_MAX = 2000
 # PostgreSQL text cannot hold NUL. Form CharFields refuse it already (Django's
@@ -330,6 +333,31 @@ def stale_message(item: ErpItem, changes: list[ErpEvent]) -> str:
     return (
         f"This {item.erp_kind_label} changed since you opened it: {'; '.join(parts)}. "
         "Review the changes below; saving again overwrites them."
+    )
+
+
+def record_settings_event(
+    *,
+    obj: models.Model,
+    company: Company,
+    user: Any,
+    changes: dict[str, list[Any]],
+    action: ErpAction = ErpAction.EDIT,
+    **extra: Any,
+) -> ErpEvent:
+    """The audit row of a change to a company's settings (on the Company) or its directory (on
+    a CompanyMembership), kept beside the items' rows so the company audit log shows both.
+    `user` None with by_ops=True is ops on the command line (erp_configure). Callers mask
+    secrets first (ops.settings_changes)."""
+    return ErpEvent.objects.create(
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=obj.pk,
+        company=company,
+        action=action,
+        from_state="",
+        to_state="",
+        actor=user,
+        details={"changes": changes, **extra},
     )
 
 

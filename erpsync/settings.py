@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_filters",
     "axes",
     "erpsync",
     "projects",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "invoicing",
     "approvals",
     "accounts",
+    "companysettings",
 ]
 
 MIDDLEWARE = [

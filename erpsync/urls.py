@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("subjobs.urls")),
     path("", include("invoicing.urls")),
     path("", include("approvals.urls")),
+    path("", include("companysettings.urls")),
 ]

@@ -130,6 +130,7 @@ class OwnerInvoice(ErpItem):
     erp_company_path = "prime_contract__project__company"
     erp_project_path = "prime_contract__project"
     erp_related = ("prime_contract__project__company", "billing_period")
+    erp_search_fields = ("number",)
     erp_sender_permission_message = INVOICE_ADMIN_REQUIRED
 
     prime_contract = models.ForeignKey(

@@ -26,6 +26,14 @@ INVOICE_ADMIN_REQUIRED = (
     "You need Admin permission on the project's Commitments or Prime Contracts tool."
 )
 PRIME_CONTRACT_ADMIN_REQUIRED = "You need Admin permission on the project's Prime Contracts tool."
+ERP_TOOL_ADMIN_REQUIRED = (
+    "Company settings are for Admins of the company's ERP Integrations tool: "
+    "you have {level} on it."
+)
+ERP_TOOL_VIEW_REQUIRED = (
+    "The company audit log is for users of the company's ERP Integrations tool (Read Only "
+    "or more): you have no permission on it."
+)
 
 
 # ----- the rules, on a project membership (None: not a member) -----------------------------
@@ -72,6 +80,27 @@ def sees_all_contracts(membership: ProjectMembership | None) -> bool:
     )
 
 
+# ----- the rules, on a company membership (None: not a member) -----------------------------
+
+
+def views_erp_tool(membership: CompanyMembership | None) -> bool:
+    """The ERP Integrations tool's lists and the company audit log: Read Only or more on the
+    company's ERP Integrations tool."""
+    return membership is not None and membership.erp_tool_level >= ToolLevel.READ_ONLY
+
+
+def administers_erp_tool(membership: CompanyMembership | None) -> bool:
+    """Company settings (point-of-view dictionary, ERP adapter, directory flags) and the
+    Accountants page: Admin on the company's ERP Integrations tool."""
+    return membership is not None and membership.is_erp_tool_admin
+
+
+def erp_tool_level_name(membership: CompanyMembership | None) -> str:
+    """What a refusal says the user holds: 'no permission', 'Read Only', 'Standard'."""
+    level = ToolLevel(membership.erp_tool_level) if membership else ToolLevel.NONE
+    return "no permission" if level == ToolLevel.NONE else level.label
+
+
 # ----- the same rules, looked up for a user --------------------------------------------------
 
 
@@ -101,6 +130,10 @@ def can_manage_owner_invoices(user: Any, project: Project) -> bool:
 
 def can_manage_prime_contracts(user: Any, project: Project) -> bool:
     return manages_prime_contracts(project_membership(user, project))
+
+
+def is_erp_tool_admin(user: Any, company: Company) -> bool:
+    return administers_erp_tool(company_membership(user, company))
 
 
 def is_accounting_approver(user: Any, company: Company) -> bool:

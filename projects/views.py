@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from projects import selectors
+from projects import permissions, selectors
 from projects.access import ProjectAccess, company_access, project_access
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.models import Company, ProjectTool, ToolLevel
@@ -116,10 +116,9 @@ def company_members(request: HttpRequest, slug: str) -> HttpResponse:
 def company_accountants(request: HttpRequest, slug: str) -> HttpResponse:
     """The company's accounting approvers, for Admins of its ERP Integrations tool."""
     membership = company_access(request.user, slug)
-    if not membership.is_erp_tool_admin:
-        level = ToolLevel(membership.erp_tool_level)
-        held = "no permission" if level == ToolLevel.NONE else level.label
-        raise PermissionDenied(ERP_ADMIN_REQUIRED.format(level=held))
+    if not permissions.administers_erp_tool(membership):
+        level = permissions.erp_tool_level_name(membership)
+        raise PermissionDenied(ERP_ADMIN_REQUIRED.format(level=level))
     company = membership.company
     context = company_context(
         company,

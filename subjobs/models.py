@@ -28,6 +28,7 @@ class SubJob(ErpItem):
     erp_company_path = "project__company"
     erp_project_path = "project"
     erp_related = ("project__company",)
+    erp_search_fields = ("code",)
     erp_sender_permission_message = SUB_JOB_ADMIN_REQUIRED
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sub_jobs")

@@ -16,6 +16,8 @@ from erpsync.adapters.base import (
     ErpError,
     IdempotencyKey,
     PermanentErpError,
+    SettingField,
+    SettingKind,
     TransientErpError,
     UnsupportedCapability,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "ErpError",
     "IdempotencyKey",
     "PermanentErpError",
+    "SettingField",
+    "SettingKind",
     "TransientErpError",
     "UnsupportedCapability",
     "adapter_choices",

@@ -70,6 +70,32 @@ class ErpDraft:
     description: str  # for people: what it is, its date and total
 
 
+class SettingKind(StrEnum):
+    """How a setting is entered on the company settings page."""
+
+    TEXT = "text"
+    URL = "url"
+    NUMBER = "number"  # kept as the text entered; validate_settings says what it accepts
+    SECRET = "secret"  # never shown again once saved; masked in the audit log
+    JSON = "json"  # a JSON value (e.g. the sandbox's map of items told to fail)
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One setting an adapter reads, as the company settings page offers it. validate_settings
+    stays the judge of what is acceptable; this only says how to ask for it."""
+
+    name: str
+    label: str
+    kind: SettingKind = SettingKind.TEXT
+    required: bool = False
+    help: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == SettingKind.SECRET
+
+
 class Capability(StrEnum):
     """What an adapter may do beyond export, lookup and check; each is declared, never
     discovered: callers ask `Adapter.can(capability)`."""
@@ -91,6 +117,8 @@ class Adapter:
     # The kinds of item (ErpItem.erp_kind) this ERP can take.
     supports: ClassVar[frozenset[str]] = frozenset()
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # The settings it reads (Company.erp_settings), for the company settings page.
+    setting_fields: ClassVar[tuple[SettingField, ...]] = ()
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         self.company = company

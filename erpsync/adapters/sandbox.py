@@ -14,7 +14,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from erpsync.adapters.base import Adapter, PermanentErpError, TransientErpError
+from erpsync.adapters.base import (
+    Adapter,
+    PermanentErpError,
+    SettingField,
+    SettingKind,
+    TransientErpError,
+)
 from erpsync.models import SandboxCall, SandboxRecord
 
 
@@ -22,6 +28,15 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"sub_job", "owner_invoice"})
+    setting_fields = (
+        SettingField(
+            "fail",
+            "Items told to fail",
+            SettingKind.JSON,
+            help='A JSON map from an item\'s code or number to "permanent", "transient" or '
+            '"transient:N", e.g. {"08-000": "permanent"}. Leave it blank for none.',
+        ),
+    )
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[str]:

@@ -61,6 +61,8 @@ from urllib.parse import urlencode, urlsplit
 from erpsync.adapters.base import (
     Adapter,
     PermanentErpError,
+    SettingField,
+    SettingKind,
     TransientErpError,
     seconds,
     timeout_problems,
@@ -222,6 +224,31 @@ class WebhookAdapter(Adapter):
     key = "webhook"
     label = "Webhook"
     supports = frozenset({"sub_job", "owner_invoice"})
+    setting_fields = (
+        SettingField(
+            "url",
+            "URL",
+            SettingKind.URL,
+            required=True,
+            help="Where each accepted item is POSTed (http:// or https://).",
+        ),
+        SettingField(
+            "secret",
+            "Secret",
+            SettingKind.SECRET,
+            required=True,
+            help="The key every request is signed with; the receiving server holds it too.",
+        ),
+        SettingField(
+            "previous_secret",
+            "Previous secret",
+            SettingKind.SECRET,
+            help="Only while rotating the secret: requests are signed with both.",
+        ),
+        SettingField(
+            "timeout", "Timeout (seconds)", SettingKind.NUMBER, help="Default 10 seconds."
+        ),
+    )
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         super().__init__(company=company, settings=settings)

@@ -42,6 +42,8 @@ from erpsync.adapters.base import (
     ErpDraft,
     IdempotencyKey,
     PermanentErpError,
+    SettingField,
+    SettingKind,
     timeout_problems,
     url_problems,
 )
@@ -82,6 +84,30 @@ class TrytonAdapter(TrytonRpc, Adapter):
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
+    setting_fields = (
+        SettingField(
+            "url",
+            "URL",
+            SettingKind.URL,
+            required=True,
+            help="The Tryton server, e.g. http://127.0.0.1:8000/.",
+        ),
+        SettingField("database", "Database", required=True),
+        SettingField("username", "Username", required=True),
+        SettingField("password", "Password", SettingKind.SECRET, required=True),
+        SettingField(
+            "timeout", "Timeout (seconds)", SettingKind.NUMBER, help="Default 30 seconds."
+        ),
+        SettingField(
+            "receivable_account",
+            "Receivable account",
+            help="A code, name or id; blank: Tryton's default, else the only candidate.",
+        ),
+        SettingField("revenue_account", "Revenue account", help="A code, name or id."),
+        SettingField("journal", "Journal", help="A code, name or id."),
+        SettingField("payment_term", "Payment term", help="A name or id."),
+        SettingField("analytic_root", "Analytic root", help="A code, name or id."),
+    )
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         super().__init__(company=company, settings=settings)

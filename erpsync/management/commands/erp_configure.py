@@ -11,6 +11,7 @@ from django.db import transaction
 
 from erpsync import ops
 from erpsync.adapters import adapter_class
+from erpsync.services import record_settings_event
 from projects.models import Company
 
 
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         "others, and --unset removes one; with a different adapter the settings start empty. "
         "Settings the adapter refuses (its validate_settings) are not saved. After saving, the "
         "adapter's check() is run unless --no-check; a failed check exits 1 but the settings "
-        "stay saved. Values of settings named like secret, password or token are never printed."
+        "stay saved. Values of settings named like secret, password or token are never printed. "
+        "The change is written to the company audit log (as erpsync), secrets masked."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -98,9 +100,19 @@ class Command(BaseCommand):
                     + "\n".join(f"  - {p}" for p in problems)
                 )
             previous = company.erp_adapter
+            changes = ops.settings_changes(
+                previous, dict(company.erp_settings or {}), key, new_settings
+            )
+            if previous != key:
+                changes = {"erp_adapter": [previous, key], **changes}
             company.erp_adapter = key
             company.erp_settings = new_settings
             company.save(update_fields=["erp_adapter", "erp_settings"])
+            if changes:
+                # In the company audit log as ops ("erpsync"), secrets masked.
+                record_settings_event(
+                    obj=company, company=company, user=None, changes=changes, by_ops=True
+                )
 
         change = f"{previous} -> {key}" if previous != key else key
         self.stdout.write(f"Saved {company.slug}: adapter {change} ({cls.label}).")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CompanySettingsConfig(AppConfig):
+    name = "companysettings"
+    verbose_name = "Company settings"
