@@ -25,7 +25,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from approvals.emails import item_name
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.states import ErpAction, ErpState
@@ -370,7 +369,7 @@ def audit_row(event: ErpEvent, company: Company, links: LinkRules | None) -> Aud
     if model is not None and issubclass(model, ErpItem):
         kind = kind_label(model, company)
         item_filter = f"{model.erp_kind}:{event.object_id}"
-        item = capfirst(item_name(obj, company)) if obj is not None else f"{kind} (deleted)"
+        item = capfirst(obj.erp_name_in(company)) if obj is not None else f"{kind} (deleted)"
     elif model is CompanyMembership:
         kind, item_filter = "Directory", f"{DIRECTORY_KIND}:{event.object_id}"
         member = (event.details or {}).get("member", "")

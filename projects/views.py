@@ -11,7 +11,7 @@ from django.urls import reverse
 from projects import permissions, selectors
 from projects.access import ProjectAccess, company_access, project_access
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
-from projects.models import Company, ProjectTool, ToolLevel
+from projects.models import Company, ProjectTool
 from projects.tools import tiles_for
 
 ERP_ADMIN_REQUIRED = (
