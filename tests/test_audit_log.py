@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.http import QueryDict
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,7 +22,7 @@ from django.utils import timezone
 from approvals.diff import changes_since_rejection
 from approvals.emails import event_item
 from approvals.kinds import kinds_for
-from approvals.selectors import history_page
+from approvals.selectors import history_listing
 from companysettings.audit import Cursor
 from companysettings.export import HEADER, safe_cell
 from companysettings.services import (
@@ -424,7 +425,9 @@ def test_item_readers_ignore_company_and_directory_rows(
     job = story["job"]
     assert [e.action for e in erp_history(job)] == ["send", "reject"]
     kind = next(k for k in kinds_for(company) if k.key == "sub_job")
-    assert [e.action for e in history_page(company, kind, 1)] == ["reject"]
+    listing = history_listing(company, kind, QueryDict())
+    assert listing.page is not None
+    assert [e.action for e in listing.page] == ["reject"]
     # Resent after the rejection: the changes since are read from the item's rows only.
     job.name = "Renamed"
     job.save()
