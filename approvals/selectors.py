@@ -96,7 +96,30 @@ def history_listing(company: Company, kind: Kind, data: QueryDict) -> Listing:
         .prefetch_related(GenericPrefetch("item", [kind.model.erp_queue(company)]))
     )
     filters = HistoryFilterSet(data, events, company=company, model=kind.model)
-    return build_listing(filters, reverse("erp_queue", args=[company.slug, kind.key, "history"]))
+    listing = build_listing(filters, reverse("erp_queue", args=[company.slug, kind.key, "history"]))
+    if listing.page is not None:
+        _attach_versions(kind.model, listing.page)
+    return listing
+
+
+def _attach_versions(model: type[ErpItem], page: Page) -> None:
+    """Set `version_summary` on each event of a history page: the version it concerned, as it
+    was submitted then (one query for the page), never the item as it is now."""
+    events = list(page.object_list)
+    wanted = {(e.object_id, e.version) for e in events if e.version}
+    snapshots = {
+        (s.object_id, s.version): s.snapshot
+        for s in ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in={object_id for object_id, _ in wanted},
+            action__in=[ErpAction.SEND, ErpAction.RESEND],
+        ).only("object_id", "version", "snapshot")
+        if (s.object_id, s.version) in wanted
+    }
+    for event in events:
+        snapshot = snapshots.get((event.object_id, event.version))
+        event.version_summary = model.erp_snapshot_summary(snapshot) if snapshot else ""
+    page.object_list = events
 
 
 def _of_project(kind: Kind, name: str) -> Column:
@@ -122,7 +145,7 @@ def history_csv_columns(company: Company, kind: Kind) -> list[Column]:
     return [
         ("When", attr("created_at")),
         *(of_item(c) for c in [_of_project(kind, "number"), _of_project(kind, "name"), *own]),
-        ("What", lambda e: "Rejected" if e.action == ErpAction.REJECT else "Retrieved"),
+        ("What", attr("done_label")),
         ("Who", attr("actor_name")),
         ("Version", attr("version")),
         ("Reason", attr("reason")),

@@ -16,6 +16,7 @@ from erpsync.adapters import adapter_class_for
 from erpsync.snapshots import SnapshotFormat
 from erpsync.states import (
     APPROVER_ACTIONS,
+    DONE_LABELS,
     EDITABLE_STATES,
     ICONS,
     SENDER_ACTIONS,
@@ -437,6 +438,11 @@ class ErpEvent(models.Model):
     def acted_as_system(self) -> bool:
         """The export worker, or ops from the command line: no user, on purpose."""
         return self.action in SYSTEM_ACTIONS or bool(self.details.get("by_ops"))
+
+    @property
+    def done_label(self) -> str:
+        """What happened, in the past tense ("Rejected", "Retrieved from ERP")."""
+        return DONE_LABELS.get(self.action, self.get_action_display())
 
     @property
     def actor_name(self) -> str:

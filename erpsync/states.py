@@ -36,6 +36,20 @@ class ErpAction(models.TextChoices):
     REQUEUE_EXPORT = "requeue_export", "Export queued again"
 
 
+# What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
+DONE_LABELS: dict[str, str] = {
+    "send": "Sent to ERP",
+    "resend": "Resent to ERP",
+    "retrieve": "Retrieved from ERP",
+    "accept": "Accepted",
+    "reject": "Rejected",
+    "mark_synced": "Synced",
+    "mark_export_failed": "Export failed",
+    "retry_export": "Export retried",
+    "create": "Created",
+    "edit": "Edited",
+}
+
 TRANSITIONS = frozenset(
     {
         ErpAction.SEND,

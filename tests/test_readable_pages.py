@@ -253,3 +253,30 @@ def test_line_services_refuse_more_work_than_scheduled(invoice: Any, admin: Any)
     with pytest.raises(ValidationError) as refused:
         invoice_line_update(line=line, user=admin, work_completed_this_period=Decimal("999999.00"))
     assert "work_completed_this_period" in refused.value.message_dict
+
+
+# ----- defects 6 and 14 in the ERP tool's Rejected and Retrieved list ----------------------
+
+
+def test_the_rejected_and_retrieved_list_reads_right_and_shows_each_version_as_it_was(
+    company: Any, invoice: Any, admin: Any, approver: Any
+) -> None:
+    from erpsync.services import erp_retrieve
+
+    erp_send(item=invoice, user=admin)
+    erp_reject(item=invoice, user=approver, reason="First")
+    invoice_line_update(line=invoice.lines.first(), user=admin, materials_stored=Decimal("100.00"))
+    erp_resend(item=invoice, user=admin)
+    erp_reject(item=invoice, user=approver, reason="Second")
+    invoice_line_update(line=invoice.lines.first(), user=admin, materials_stored=Decimal("0.00"))
+    erp_retrieve(item=erp_resend(item=invoice, user=admin), user=admin)
+    url = reverse("erp_queue", args=[company.slug, "owner_invoice", "history"])
+    body = text(client_for(approver).get(url))
+    assert "Retrieve from ERPd" not in body and "Rejected" in body
+    assert re.findall(r"data-done>([^<]+)<", body) == [
+        "Retrieved from ERP",
+        "Rejected",
+        "Rejected",
+    ]
+    summaries = re.findall(r"version (\d): amount due (\$[\d,.]+)", body)
+    assert summaries == [("3", "$20,250.00"), ("2", "$20,340.00"), ("1", "$22,500.00")]
