@@ -54,6 +54,14 @@ class SnapshotFormat:
     # One row of a list, e.g. "lines" → "Line".
     singular: Mapping[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset({"kind"})
+    # Reading order of keys, at every level (the database keeps JSON keys in its own order);
+    # keys not listed follow in the order given.
+    order: tuple[str, ...] = ()
+
+    def ordered(self, data: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        rank = {key: i for i, key in enumerate(self.order)}
+        keys = sorted(data, key=lambda k: (rank.get(k, len(rank)), list(data).index(k)))
+        return [(k, data[k]) for k in keys if k not in self.hidden]
 
     def label(self, key: str, terms: Mapping[str, str]) -> str:
         text = self.labels.get(key) or key.replace("_", " ").capitalize()
@@ -107,19 +115,13 @@ def sections(
     nested object, and a table per list of objects (an invoice's lines)."""
     own: list[Field] = []
     nested: list[Section] = []
-    for key, raw in snapshot.items():
-        if key in fmt.hidden:
-            continue
+    for key, raw in fmt.ordered(snapshot):
         if isinstance(raw, Mapping):
             nested.append(
                 Section(
                     key,
                     fmt.label(key, terms),
-                    [
-                        Field(k, fmt.label(k, terms), fmt.value(k, v))
-                        for k, v in raw.items()
-                        if k not in fmt.hidden
-                    ],
+                    [Field(k, fmt.label(k, terms), fmt.value(k, v)) for k, v in fmt.ordered(raw)],
                 )
             )
         elif isinstance(raw, list):
@@ -132,8 +134,8 @@ def sections(
 def _table(fmt: SnapshotFormat, rows: list[Any], terms: Mapping[str, str]) -> Table:
     keys: list[str] = []
     for row in rows:
-        for key in row if isinstance(row, Mapping) else ():
-            if key not in keys and key not in fmt.hidden:
+        for key, _ in fmt.ordered(row) if isinstance(row, Mapping) else ():
+            if key not in keys:
                 keys.append(key)
     return Table(
         columns=[fmt.label(k, terms) for k in keys],
@@ -157,9 +159,7 @@ def flatten(
     List rows are matched by their place, as a reader compares two invoices."""
     if isinstance(value, Mapping):
         flat: dict[str, str] = {}
-        for inner_key, inner in value.items():
-            if inner_key in fmt.hidden:
-                continue
+        for inner_key, inner in fmt.ordered(value):
             label = fmt.label(inner_key, terms)
             inner_path = f"{path} › {label}" if path else label
             flat |= flatten(fmt, inner, terms, inner_key, inner_path)

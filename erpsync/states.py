@@ -46,6 +46,7 @@ DONE_LABELS: dict[str, str] = {
     "mark_synced": "Synced",
     "mark_export_failed": "Export failed",
     "retry_export": "Export retried",
+    "requeue_export": "Export queued again",
     "create": "Created",
     "edit": "Edited",
 }

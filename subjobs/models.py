@@ -130,6 +130,7 @@ class SubJob(ErpItem):
 
     erp_snapshot_format = SnapshotFormat(
         labels={"code": "Sub Job ID", "erp_job_id": "ERP job id"},
+        order=("code", "name", "project", "number", "erp_job_id"),
     )
 
     @classmethod

@@ -280,3 +280,16 @@ def test_the_rejected_and_retrieved_list_reads_right_and_shows_each_version_as_i
     ]
     summaries = re.findall(r"version (\d): amount due (\$[\d,.]+)", body)
     assert summaries == [("3", "$20,250.00"), ("2", "$20,340.00"), ("1", "$22,500.00")]
+
+
+# ----- defect 20: frictions ---------------------------------------------------------------
+
+
+def test_retrieve_asks_before_it_acts_and_the_legend_explains_the_approver_badge(
+    project: Any, sub_job: Any, admin: Any
+) -> None:
+    erp_send(item=sub_job, user=admin)
+    page = text(client_for(admin).get(reverse("sub_job_detail", args=[project.pk, sub_job.pk])))
+    assert re.search(r'<form[^>]*data-confirm="Retrieve it from the ERP Integrations tool\?', page)
+    legend = text(client_for(admin).get(reverse("erp_icons")))
+    assert "data-legend-approver" in legend and "accounting approver" in legend

@@ -35,6 +35,16 @@
     }
   });
 
+  // A table wider than its card scrolls inside it: mark the card so that it says so.
+  function markScrollingTables() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", markScrollingTables);
+  document.addEventListener("htmx:afterSettle", markScrollingTables);
+  window.addEventListener("resize", markScrollingTables);
+
   // Confirm before a destructive or irreversible action.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -59,6 +59,11 @@ def test_admin_adds_approves_renames_sends_and_retrieves_a_sub_job(
     expect(ribbon).to_have_class("ribbon blue")
     expect(page.locator("[data-lock-banner]")).to_contain_text("retrieve it to edit")
 
+    # Retrieve asks first: dismissing the question leaves it with the approvers.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Retrieve from ERP").click()
+    expect(ribbon).to_have_attribute("data-erp-ribbon", "pending")
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Retrieve from ERP").click()
     expect(ribbon).to_have_attribute("data-erp-ribbon", "retrieved")
     expect(page.get_by_role("button", name="Send to ERP")).to_be_enabled()
