@@ -188,7 +188,7 @@ def test_a_deleted_approver_is_named_in_ribbon_lists_history_and_refusals(
     page = client_for(admin).get(rejected.get_absolute_url())
     assert page.status_code == 200
     assert f"Rejected by {DELETED}:" in text(page)
-    assert f"<td>{DELETED}</td>" in text(page)  # the history's Reject row
+    assert re.search(rf"<td[^>]*>{DELETED}</td>", text(page))  # the history's Reject row
 
     for filter_ in ("exporting", "synced", "history"):
         response = client.get(queue_url(company, "sub_job", filter_))

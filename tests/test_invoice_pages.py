@@ -533,7 +533,7 @@ def test_the_contract_list_counts_each_contracts_invoices(
     f.OwnerInvoiceFactory(prime_contract=contract, billing_period=invoice.billing_period)
     page = text(admin_client.get(reverse("contract_list", args=[project.pk])))
     row = re.search(rf'data-contract="{contract.number}">.*?</tr>', page, re.S)
-    assert row is not None and '<td class="num">2</td>' in row.group(0)
+    assert row is not None and re.search(r'<td[^>]*class="num">2</td>', row.group(0))
 
 
 def test_new_invoice_opens_its_edit_page(admin_client: Client, project: Any, invoice: Any) -> None:
