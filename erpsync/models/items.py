@@ -1,4 +1,4 @@
-"""The shared ERP-sync core: the state-machine mixin every kind of item uses, and its event log."""
+"""The state-machine mixin every kind of item uses: states, transitions, decisions, locks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
@@ -16,11 +14,9 @@ from erpsync.adapters import adapter_class_for
 from erpsync.snapshots import SnapshotFormat
 from erpsync.states import (
     APPROVER_ACTIONS,
-    DONE_LABELS,
     EDITABLE_STATES,
     ICONS,
     SENDER_ACTIONS,
-    SYSTEM_ACTIONS,
     TRANSITIONS,
     Decision,
     ErpAction,
@@ -392,189 +388,3 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     @property
     def erp_icon(self) -> Icon | None:
         return ICONS.get(self.erp_state)
-
-
-class ErpEvent(models.Model):
-    """One row per transition (and per edit) of any item: the audit trail.
-
-    For send and resend it holds the snapshot submitted, with its version: approvers accept
-    that version, and the export sends exactly it.
-    """
-
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.PositiveBigIntegerField()
-    item = GenericForeignKey("content_type", "object_id")
-    company = models.ForeignKey(
-        "projects.Company", on_delete=models.CASCADE, related_name="erp_events"
-    )
-    action = models.CharField(max_length=20, choices=ErpAction.choices)
-    from_state = models.CharField(max_length=20, choices=ErpState.choices)
-    to_state = models.CharField(max_length=20, choices=ErpState.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="erp_events",
-        help_text="Empty when the system acted (the export worker).",
-    )
-    reason = models.TextField(blank=True)
-    version = models.PositiveIntegerField(null=True, blank=True)
-    snapshot = models.JSONField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [
-            models.Index(fields=["content_type", "object_id", "id"], name="erpevent_item_idx"),
-            models.Index(fields=["company", "created_at"], name="erpevent_company_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} ({self.from_state} → {self.to_state})"
-
-    @property
-    def acted_as_system(self) -> bool:
-        """The export worker, or ops from the command line: no user, on purpose."""
-        return self.action in SYSTEM_ACTIONS or bool(self.details.get("by_ops"))
-
-    @property
-    def done_label(self) -> str:
-        """What happened, in the past tense ("Rejected", "Retrieved from ERP")."""
-        return DONE_LABELS.get(self.action, self.get_action_display())
-
-    @property
-    def actor_name(self) -> str:
-        if self.actor is None and self.acted_as_system:
-            return SYSTEM_NAME
-        return display_name(self.actor)
-
-
-class SandboxRecord(models.Model):
-    """The sandbox adapter's simulated ERP: what has been exported to it, by idempotency key."""
-
-    company = models.ForeignKey(
-        "projects.Company", on_delete=models.CASCADE, related_name="sandbox_records"
-    )
-    kind = models.CharField(max_length=40)
-    idempotency_key = models.CharField(max_length=200)
-    erp_id = models.CharField(max_length=100)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["company", "idempotency_key"], name="sandbox_unique_key_per_company"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.erp_id}"
-
-
-class ExportOutcome(models.TextChoices):
-    STARTED = "started", "Started"
-    SYNCED = "synced", "Synced"
-    TRANSIENT = "transient", "Failed, will retry"
-    PERMANENT = "permanent", "Failed"
-    GAVE_UP = "gave_up", "Failed, retries used up"
-
-
-class ExportAttempt(models.Model):
-    """One try to export one accepted version, recorded before the ERP is called."""
-
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.PositiveBigIntegerField()
-    item = GenericForeignKey("content_type", "object_id")
-    company = models.ForeignKey(
-        "projects.Company", on_delete=models.CASCADE, related_name="export_attempts"
-    )
-    version = models.PositiveIntegerField()
-    idempotency_key = models.CharField(max_length=200)
-    try_number = models.PositiveIntegerField()
-    outcome = models.CharField(
-        max_length=20, choices=ExportOutcome.choices, default=ExportOutcome.STARTED
-    )
-    erp_id = models.CharField(max_length=100, blank=True)
-    error = models.TextField(blank=True)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["started_at", "id"]
-        indexes = [
-            models.Index(fields=["content_type", "object_id", "id"], name="exportattempt_item_idx"),
-            models.Index(fields=["idempotency_key"], name="exportattempt_key_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.idempotency_key} try {self.try_number}: {self.outcome}"
-
-
-class SandboxCall(models.Model):
-    """Every export call the sandbox ERP received, so tests and demos can count them."""
-
-    company = models.ForeignKey("projects.Company", on_delete=models.CASCADE, related_name="+")
-    idempotency_key = models.CharField(max_length=200, db_index=True)
-    outcome = models.CharField(max_length=20)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.idempotency_key}: {self.outcome}"
-
-
-class EmailStatus(models.TextChoices):
-    PENDING = "pending", "Not sent yet"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed, tries used up"
-
-
-class OutboxEmail(models.Model):
-    """One email to one recipient, written in the transaction of what caused it (the outbox).
-
-    A worker sends it after commit; the sweeper sends what is still unsent after a short
-    delay, so a lost publish, a broker outage or a killed worker delays an email but never
-    loses it. Delivery is at least once: a send is claimed with a lease, not marked sent
-    before the mail server accepts it, and every try carries the same Message-ID so that mail
-    clients collapse a rare duplicate. `kind` names the renderer that builds the message when
-    it is sent (erpsync.outbox.register_renderer).
-    """
-
-    kind = models.CharField(max_length=40)
-    # Set where one cause may be enqueued twice (a daily summary run twice): unique when set.
-    key = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    company = models.ForeignKey(
-        "projects.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    event = models.ForeignKey(
-        ErpEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
-    )
-    recipient = models.CharField(max_length=254)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
-    )
-    tries = models.PositiveIntegerField(default=0)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    next_try_at = models.DateTimeField(default=timezone.now)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["next_try_at"],
-                name="outboxemail_unsent_idx",
-                condition=models.Q(status="pending"),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} email to {self.recipient}: {self.status}"
