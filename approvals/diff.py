@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import submitted_snapshot
 from erpsync.snapshots import Change, snapshot_changes
-from erpsync.states import ErpAction, ErpState
+from erpsync.states import AWAITING_APPROVAL, ErpAction
 from projects.terms import terms_for
 
 
@@ -27,7 +27,7 @@ def changes_since_rejection(item: ErpItem) -> SinceRejection | None:
             content_type=ContentType.objects.get_for_model(item),
             object_id=item.pk,
             action=ErpAction.REJECT,
-            from_state=ErpState.PENDING,
+            from_state__in=AWAITING_APPROVAL,
         )
         .select_related("actor")
         .order_by("-pk")

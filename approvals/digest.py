@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core.mail import EmailMultiAlternatives
 from django.db import models, transaction
-from django.db.models import F, Window
+from django.db.models import F, Window, prefetch_related_objects
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +29,9 @@ from approvals.selectors import FILTERS
 from erpsync.kinds import erp_item_models
 from erpsync.models import EmailStatus, ErpItem, OutboxEmail, display_name
 from erpsync.outbox import Recipient, deliver_email, enqueue_emails
-from erpsync.states import ErpState
-from projects.models import Company, Project
-from projects.selectors import accounting_approvers
+from erpsync.states import AWAITING_APPROVAL, ErpState
+from projects.models import Company, CompanyMembership, Project
+from projects.selectors import approvers_to_notify
 from projects.terms import terms_for
 
 if TYPE_CHECKING:
@@ -91,6 +91,10 @@ class Digest:
     def failed_count(self) -> int:
         return sum(k.failed_count for k in self.kinds)
 
+    def only(self, kinds: frozenset[str]) -> Digest:
+        """The summary of the kinds of item one approver decides."""
+        return replace(self, kinds=[k for k in self.kinds if k.key in kinds])
+
     @property
     def has_work(self) -> bool:
         """At least one item waits for an approver or failed to export."""
@@ -101,7 +105,7 @@ class Digest:
         return f"{DIGEST_SUBJECT} — {self.company.name} — {self.day.isoformat()}"
 
 
-DIGEST_STATES = (ErpState.PENDING, ErpState.EXPORT_FAILED)
+DIGEST_STATES = (*AWAITING_APPROVAL, ErpState.EXPORT_FAILED)
 
 
 def _digest_rows(model: type[ErpItem], company: Company) -> models.QuerySet[Any]:
@@ -144,7 +148,7 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
                 error=row.erp_error,
                 url=approver_item_url(company, row),
             )
-            if row.erp_state == ErpState.PENDING:
+            if row.erp_state in AWAITING_APPROVAL:
                 kind.pending.append(entry)
                 kind.pending_count = row.state_total
             else:
@@ -159,17 +163,19 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
     )
 
 
-def digest_recipients(company: Company) -> list[AbstractBaseUser]:
-    """Active accounting approvers subscribed to the digest, with an address: one query."""
-    members = accounting_approvers(company).filter(erp_digest_subscribed=True, user__is_active=True)
-    users: list[AbstractBaseUser] = []
+def digest_recipients(company: Company) -> list[tuple[AbstractBaseUser, frozenset[str]]]:
+    """(user, the kinds of item they approve) of each active accounting approver subscribed to
+    the digest, with an address; a subscriber away today is replaced by their delegate."""
+    recipients: list[tuple[AbstractBaseUser, frozenset[str]]] = []
     addresses: set[str] = set()
+    members = approvers_to_notify(company, digest_only=True)
+    prefetch_related_objects(members, "export_rights")
     for membership in members:
         address = (membership.user.email or "").strip().lower()
         if address and address not in addresses:
             addresses.add(address)
-            users.append(membership.user)
-    return users
+            recipients.append((membership.user, membership.export_kinds()))
+    return recipients
 
 
 def daily_summary_email(digest: Digest, user: Any) -> EmailMultiAlternatives:
@@ -214,7 +220,8 @@ def deliver_daily_summaries(
     the row and sends nothing more; a failed send stays in the outbox and is retried (by the
     next run or the email sweeper). `dry_run` builds every email and reports it without
     sending or recording anything. Queries: one for the companies, then per company one for
-    the recipients and one per kind of item, plus a few per email.
+    the recipients (three: approvers, absences, rights) and one per kind of item, plus a few
+    per email.
     """
     day = day or timezone.localdate()
     companies = Company.objects.order_by("name", "pk")
@@ -225,10 +232,13 @@ def deliver_daily_summaries(
         recipients = digest_recipients(company)
         if not recipients:
             continue
-        digest = build_digest(company, day)
-        if not digest.has_work:
+        everything = build_digest(company, day)
+        if not everything.has_work:
             continue
-        for user in recipients:
+        for user, kinds in recipients:
+            digest = everything.only(kinds)
+            if not digest.has_work:
+                continue  # nothing waits among the kinds this approver decides
             message = daily_summary_email(digest, user)
             result = DigestResult(
                 company=company.slug,
@@ -273,7 +283,13 @@ def render_daily_summary(row: OutboxEmail) -> EmailMultiAlternatives | None:
     """The summary as it stands when sent; None when nothing waits any more."""
     if row.company is None or row.user is None:
         return None
-    digest = build_digest(row.company, dt.date.fromisoformat(row.payload["day"]))
+    membership = (
+        CompanyMembership.objects.filter(company=row.company, user=row.user)
+        .prefetch_related("export_rights")
+        .first()
+    )
+    kinds = membership.export_kinds() if membership is not None else frozenset()
+    digest = build_digest(row.company, dt.date.fromisoformat(row.payload["day"])).only(kinds)
     if not digest.has_work:
         return None
     return daily_summary_email(digest, row.user)

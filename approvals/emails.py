@@ -24,7 +24,7 @@ from erpsync.models import ErpEvent, ErpItem, OutboxEmail, when
 from erpsync.outbox import Recipient
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
-from projects.selectors import accounting_approvers
+from projects.selectors import approvers_to_notify
 from projects.terms import terms_for
 
 RESEND_NEXT_STEP = "Edit it, then click Resend to ERP."
@@ -190,14 +190,14 @@ def rejection_email(event: ErpEvent, to: list[str] | None = None) -> EmailMultiA
     return render_email("rejection", subject=subject, context=context, to=to)
 
 
-def approver_recipients(company: Company) -> list[Recipient]:
-    """Every active accounting approver of the company with an email address (one query)."""
-    members = accounting_approvers(company).filter(user__is_active=True)
-    return recipients_of(m.user for m in members)
+def approver_recipients(company: Company, kind: str | None = None) -> list[Recipient]:
+    """The company's active accounting approvers (of `kind`) with an email address; an
+    approver away today is replaced by their delegate."""
+    return recipients_of(m.user for m in approvers_to_notify(company, kind))
 
 
-def approver_addresses(company: Company) -> list[str]:
-    return [r.address for r in approver_recipients(company)]
+def approver_addresses(company: Company, kind: str | None = None) -> list[str]:
+    return [r.address for r in approver_recipients(company, kind)]
 
 
 def submission_email(event: ErpEvent, to: list[str] | None = None) -> EmailMultiAlternatives | None:
@@ -209,7 +209,7 @@ def submission_email(event: ErpEvent, to: list[str] | None = None) -> EmailMulti
     item = event_item(event)
     if item is None:
         return None
-    to = approver_addresses(event.company) if to is None else to
+    to = approver_addresses(event.company, item.erp_kind) if to is None else to
     if not to:
         return None
     resent = event.action == ErpAction.RESEND
@@ -233,7 +233,7 @@ def export_failed_email(
     item = event_item(event)
     if item is None:
         return None
-    to = approver_addresses(event.company) if to is None else to
+    to = approver_addresses(event.company, item.erp_kind) if to is None else to
     if not to:
         return None
     context = _event_context(event, item) | {
@@ -281,7 +281,7 @@ BUILDERS: dict[str, EventEmailBuilder] = {
 def event_recipients(kind: str, item: ErpItem, company: Company) -> list[Recipient]:
     if kind == "rejection":
         return rejection_recipients(item)
-    return approver_recipients(company)
+    return approver_recipients(company, item.erp_kind)
 
 
 def render_event_email(row: OutboxEmail) -> EmailMultiAlternatives | None:

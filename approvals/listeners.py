@@ -24,8 +24,8 @@ DRIFT_KIND = "reconcile_drift"
 
 def email_on_transition(message: ItemTransitioned) -> None:
     kind = EVENT_EMAILS.get(message.action)
-    if kind is None:
-        return
+    if kind is None or (message.event.details or {}).get("direct_export"):
+        return  # a Direct Export skips the approvers: nobody needs to be told to review it
     company = message.event.company
     enqueue_emails(
         kind=kind,

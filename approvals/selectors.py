@@ -33,7 +33,12 @@ class Filter:
 FILTERS = {
     f.key: f
     for f in (
-        Filter("ready", "Ready to Export", (ErpState.PENDING,), ("erp_sent_at", "pk")),
+        Filter(
+            "ready",
+            "Ready to Export",
+            (ErpState.PENDING, ErpState.PARTIALLY_APPROVED),
+            ("erp_sent_at", "pk"),
+        ),
         Filter("exporting", "Exporting", (ErpState.ACCEPTED,), ("erp_accepted_at", "pk")),
         Filter("failed", "Failed to Export", (ErpState.EXPORT_FAILED,), ("-erp_changed_at", "pk")),
         Filter("synced", "Synced", (ErpState.SYNCED,), ("-erp_changed_at", "pk")),

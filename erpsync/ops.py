@@ -21,7 +21,7 @@ from erpsync.adapters import ErpError, adapter_class, adapter_for
 from erpsync.kinds import erp_item_models
 from erpsync.models import EmailStatus, ErpItem, OutboxEmail
 from erpsync.selectors import state_counts
-from erpsync.states import ErpState
+from erpsync.states import AWAITING_APPROVAL, ErpState
 from projects.models import Company
 
 WAITING_LIMIT = 5
@@ -115,7 +115,7 @@ def waiting_items(company: Company, *, now: datetime, limit: int = WAITING_LIMIT
     for model in erp_item_models():
         found += (
             _items(model, company)
-            .filter(erp_state=ErpState.PENDING)
+            .filter(erp_state__in=AWAITING_APPROVAL)
             .order_by("erp_sent_at", "pk")[:limit]
         )
     found.sort(key=lambda i: (i.erp_sent_at is None, i.erp_sent_at or now, i.erp_kind, i.pk))

@@ -16,11 +16,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from erpsync.approval import approval_state, direct_export, membership_of, standing_in_for
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
-from erpsync.models import ErpEvent, ErpItem, display_name, when
+from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
 from erpsync.selectors import events_since, stale_export_items
 from erpsync.snapshots import edit_changes
 from erpsync.states import (
+    AWAITING_APPROVAL,
     TRANSITIONS,
     Decision,
     ErpAction,
@@ -30,7 +32,7 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
-from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
+from projects.permissions import approver_required, is_accounting_approver
 from projects.terms import terms_for
 
 if TYPE_CHECKING:
@@ -133,6 +135,12 @@ def _transition[Item: ErpItem](
             )
         if action == ErpAction.REJECT:
             reason = _clean_reason(locked, reason)
+        step: dict[str, Any] = {}
+        if action == ErpAction.ACCEPT:
+            action, step = _approval_step(locked, user)
+        direct = action in (ErpAction.SEND, ErpAction.RESEND) and direct_export(
+            locked.erp_company, locked.erp_kind
+        )
         from_state = locked.erp_state
         now = timezone.now()
         if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
@@ -161,16 +169,64 @@ def _transition[Item: ErpItem](
                 **{k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
                 # No actor on purpose, unlike a user deleted since (ErpEvent.actor_name).
                 **({"by_ops": True} if as_system else {}),
+                **step.get("details", {}),
+                **({"direct_export": True} if direct else {}),
             },
         )
+        if "approval" in step:
+            Approval.objects.create(
+                content_type=ContentType.objects.get_for_model(locked),
+                object_id=locked.pk,
+                version=locked.erp_version,
+                approver=user,
+                as_tool_admin=step["approval"]["as_tool_admin"],
+                event=event,
+            )
         publish(ItemTransitioned(item=locked, event=event, queue_export=export))
+        if direct:
+            _export_directly(locked, user=user, at=now)
     return locked
+
+
+def _approval_step(locked: ErpItem, user: Any) -> tuple[ErpAction, dict[str, Any]]:
+    """An approver's Accept under the company's policy: the acceptance when it is the last
+    approval the item's amount needs, else one approval (the item is then partly approved).
+    The approval is recorded per approver and version; the audit row names whom a delegate
+    stands in for."""
+    state = approval_state(locked)
+    membership = membership_of(user, locked.erp_company)
+    details: dict[str, Any] = {}
+    if state.requirement.count > 1:
+        details["approval"] = f"{state.given + 1} of {state.requirement.count}"
+    stand_ins = standing_in_for(membership, locked.erp_kind)
+    if stand_ins:
+        details["for"] = [display_name(m.user) for m in stand_ins]
+    as_admin = membership is not None and membership.is_erp_tool_admin
+    action = ErpAction.ACCEPT if state.remaining <= 1 else ErpAction.APPROVE
+    return action, {"details": details, "approval": {"as_tool_admin": as_admin}}
+
+
+def _export_directly(locked: ErpItem, *, user: Any, at: Any) -> None:
+    """Direct Export: the company lets this kind skip the approvers, so a send is accepted at
+    once, by the sender, in the same transaction; the audit row says so."""
+    from_state = locked.erp_state
+    locked.accept(by=user, at=at)
+    locked.save()
+    event = record_event(
+        item=locked,
+        action=ErpAction.ACCEPT,
+        actor=user,
+        from_state=from_state,
+        version=locked.erp_version,
+        details={"direct_export": True},
+    )
+    publish(ItemTransitioned(item=locked, event=event))
 
 
 def _clean_reason(item: ErpItem, reason: str) -> str:
     reason = (reason or "").strip()
     require_storable(reason=reason)
-    if item.erp_state == ErpState.PENDING and not reason:
+    if item.erp_state in AWAITING_APPROVAL and not reason:
         raise ValidationError(
             {"reason": f"Enter a reason: the sender needs it to fix the {item.erp_kind_label}."}
         )
@@ -248,8 +304,8 @@ def requeue_export_decision(item: ErpItem, user: Any) -> Decision:
                 f"{settings.ERP_SWEEP_AFTER_SECONDS} seconds.",
             )
         )
-    if not is_accounting_approver(user, item.erp_company):
-        refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+    if not is_accounting_approver(user, item.erp_company, item.erp_kind):
+        refusals.append(Refusal(RefusalKind.PERMISSION, approver_required(item.erp_kind_label)))
     return Decision(action=action, refusals=tuple(refusals))
 
 

@@ -12,6 +12,8 @@ from django.db import models
 class ErpState(models.TextChoices):
     NOT_SENT = "not_sent", "Not sent"
     PENDING = "pending", "Pending acceptance"
+    # Approved by some of the approvers its amount needs (README, Approval policy).
+    PARTIALLY_APPROVED = "partially_approved", "Partly approved"
     REJECTED = "rejected", "Rejected"
     RETRIEVED = "retrieved", "Retrieved"
     ACCEPTED = "accepted", "Exporting"
@@ -25,6 +27,8 @@ class ErpAction(models.TextChoices):
     RESEND = "resend", "Resend to ERP"
     RETRIEVE = "retrieve", "Retrieve from ERP"
     ACCEPT = "accept", "Accept"
+    # One approval of several the item's amount needs; the last one is the acceptance.
+    APPROVE = "approve", "Approve"
     REJECT = "reject", "Reject"
     MARK_SYNCED = "mark_synced", "Synced"
     MARK_EXPORT_FAILED = "mark_export_failed", "Export failed"
@@ -42,6 +46,7 @@ DONE_LABELS: dict[str, str] = {
     "resend": "Resent to ERP",
     "retrieve": "Retrieved from ERP",
     "accept": "Accepted",
+    "approve": "Approved",
     "reject": "Rejected",
     "mark_synced": "Synced",
     "mark_export_failed": "Export failed",
@@ -57,6 +62,7 @@ TRANSITIONS = frozenset(
         ErpAction.RESEND,
         ErpAction.RETRIEVE,
         ErpAction.ACCEPT,
+        ErpAction.APPROVE,
         ErpAction.REJECT,
         ErpAction.MARK_SYNCED,
         ErpAction.MARK_EXPORT_FAILED,
@@ -64,7 +70,11 @@ TRANSITIONS = frozenset(
     }
 )
 SENDER_ACTIONS = frozenset({ErpAction.SEND, ErpAction.RESEND, ErpAction.RETRIEVE})
-APPROVER_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.REJECT, ErpAction.RETRY_EXPORT})
+APPROVER_ACTIONS = frozenset(
+    {ErpAction.ACCEPT, ErpAction.APPROVE, ErpAction.REJECT, ErpAction.RETRY_EXPORT}
+)
+# Waiting for approvers: listed under Ready to Export, locked for the sender but retrievable.
+AWAITING_APPROVAL = frozenset({ErpState.PENDING, ErpState.PARTIALLY_APPROVED})
 SYSTEM_ACTIONS = frozenset({ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED})
 # An item's own fields may change only in these states: anywhere else it is with the ERP tool.
 EDITABLE_STATES = frozenset({ErpState.NOT_SENT, ErpState.REJECTED, ErpState.RETRIEVED})
@@ -89,6 +99,11 @@ ICONS: dict[str, Icon] = {
         Colour.BLUE,
         "Pending acceptance",
         "Sent to the ERP Integrations tool, waiting for an accounting approver to accept it.",
+    ),
+    ErpState.PARTIALLY_APPROVED: Icon(
+        Colour.BLUE,
+        "Partly approved",
+        "Approved by some of the approvers its amount needs, waiting for the others.",
     ),
     ErpState.REJECTED: Icon(
         Colour.YELLOW,
@@ -118,6 +133,9 @@ class RefusalKind(StrEnum):
     STATE = "state"
     PRECONDITION = "precondition"
     PERMISSION = "permission"
+    # The company's approval policy stands in the way (self-approval, a second approval, an
+    # Admin's approval): the button is shown greyed out with the reason; a forged request 403.
+    POLICY = "policy"
 
 
 @dataclass(frozen=True)
@@ -152,9 +170,14 @@ class Decision:
         return not any(r.kind is RefusalKind.PERMISSION for r in self.refusals)
 
     @property
+    def by_policy(self) -> bool:
+        return any(r.kind is RefusalKind.POLICY for r in self.refusals)
+
+    @property
     def status_code(self) -> int:
-        """The HTTP status for a refused request: 403 for permissions, 409 otherwise."""
-        return 403 if not self.permitted else 409
+        """The HTTP status for a refused request: 403 for permissions and the approval
+        policy, 409 otherwise."""
+        return 403 if not self.permitted or self.by_policy else 409
 
 
 class ErpActionRefused(Exception):

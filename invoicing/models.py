@@ -344,6 +344,15 @@ class OwnerInvoice(ErpItem):
         due = (snapshot.get("totals") or {}).get("amount_due")
         return f"amount due {format_money(due)}" if due is not None else ""
 
+    @classmethod
+    def erp_snapshot_amount(cls, snapshot: dict[str, Any]) -> Decimal | None:
+        """The amount due of the version submitted: what approval thresholds compare."""
+        due = (snapshot.get("totals") or {}).get("amount_due")
+        try:
+            return None if due is None else Decimal(str(due))
+        except ArithmeticError:
+            return None
+
     def erp_snapshot(self) -> dict[str, Any]:
         contract, period, project = self.prime_contract, self.billing_period, self.project
         return {

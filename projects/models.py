@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class PointOfView(models.TextChoices):
@@ -50,6 +50,23 @@ class Company(models.Model):
         "ERP adapter", max_length=40, default=default_adapter, validators=[_validate_adapter_key]
     )
     erp_settings = models.JSONField("ERP adapter settings", default=dict, blank=True)
+    # Approval policy (README, Approval policy).
+    block_self_approval = models.BooleanField(
+        "block self-approval",
+        default=True,
+        help_text="Nobody may accept an item they sent or last edited.",
+    )
+    remind_after_days = models.PositiveSmallIntegerField(
+        "remind after (business days)",
+        default=2,
+        help_text="Approvers get a daily reminder of an item that has waited this long.",
+    )
+    escalate_after_days = models.PositiveSmallIntegerField(
+        "escalate after (business days)",
+        default=5,
+        help_text="The ERP Integrations tool's Admins are told of an item that has waited "
+        "this long.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,6 +111,62 @@ class CompanyMembership(models.Model):
     def is_erp_tool_admin(self) -> bool:
         """Admin on the company's ERP Integrations tool."""
         return self.erp_tool_level == ToolLevel.ADMIN
+
+    def export_kinds(self) -> frozenset[str]:
+        """The kinds of item (ErpItem.erp_kind) this member may accept, when an approver.
+        Read once per membership object (prefetch `export_rights` for many)."""
+        return frozenset(right.kind for right in self.export_rights.all())
+
+
+class ExportRight(models.Model):
+    """An accounting approver's right to accept one kind of item (Procore's "Can Export?" per
+    tool). The kinds are ErpItem.erp_kind keys; this app knows none of them by name."""
+
+    membership = models.ForeignKey(
+        CompanyMembership, on_delete=models.CASCADE, related_name="export_rights"
+    )
+    kind = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "kind"], name="one_export_right_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership}: {self.kind}"
+
+
+class OutOfOffice(models.Model):
+    """An approver away from `starts_on` to `ends_on` (inclusive): `delegate`, who holds the
+    same export rights, gets their emails and decides in their stead, named as such."""
+
+    membership = models.ForeignKey(
+        CompanyMembership, on_delete=models.CASCADE, related_name="absences"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    delegate = models.ForeignKey(
+        CompanyMembership, on_delete=models.CASCADE, related_name="stand_ins"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")),
+                name="absence_ends_after_it_starts",
+                violation_error_message="An out-of-office period cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(delegate=F("membership")),
+                name="absence_delegate_is_someone_else",
+                violation_error_message="Choose someone else as the delegate.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership} away {self.starts_on} – {self.ends_on}"
 
 
 class Project(models.Model):

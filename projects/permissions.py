@@ -136,6 +136,24 @@ def is_erp_tool_admin(user: Any, company: Company) -> bool:
     return administers_erp_tool(company_membership(user, company))
 
 
-def is_accounting_approver(user: Any, company: Company) -> bool:
-    membership = company_membership(user, company)
-    return membership is not None and membership.is_accounting_approver
+def approves_kind(membership: CompanyMembership | None, kind: str | None = None) -> bool:
+    """An accounting approver for `kind` (for any kind when None): Standard or Admin on the
+    company's ERP Integrations tool, 'Can push to accounting', and the export right for that
+    kind of item."""
+    if membership is None or not membership.is_accounting_approver:
+        return False
+    kinds = membership.export_kinds()
+    return bool(kinds) if kind is None else kind in kinds
+
+
+def is_accounting_approver(user: Any, company: Company, kind: str | None = None) -> bool:
+    return approves_kind(company_membership(user, company), kind)
+
+
+def approver_required(kind_label: str) -> str:
+    """The refusal for someone who may not accept this kind of item."""
+    return (
+        f"Only an accounting approver for {kind_label}s can do this: Standard or Admin on the "
+        f"company's ERP Integrations tool, 'Can push to accounting', and the right to export "
+        f"{kind_label}s."
+    )

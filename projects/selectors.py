@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 
 from projects.filters import DirectoryFilterSet
 from projects.listing import Column, Listing, attr, build_listing
-from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
+from projects.models import (
+    Company,
+    CompanyMembership,
+    ExportRight,
+    OutOfOffice,
+    Project,
+    ProjectMembership,
+    ToolLevel,
+)
 
 # The database form of CompanyMembership.is_accounting_approver.
 ACCOUNTING_APPROVER = Q(can_push_to_accounting=True, erp_tool_level__gte=ToolLevel.STANDARD)
@@ -86,9 +96,44 @@ def directory_csv_columns() -> list[Column]:
     ]
 
 
-def accounting_approvers(company: Company) -> QuerySet[CompanyMembership]:
-    """The company's accounting approvers, with their users, in one query."""
-    return company_members(company).filter(ACCOUNTING_APPROVER)
+def accounting_approvers(company: Company, kind: str | None = None) -> QuerySet[CompanyMembership]:
+    """The company's accounting approvers (for `kind` when given: those holding its export
+    right), with their users, in one query."""
+    members = company_members(company).filter(ACCOUNTING_APPROVER)
+    if kind is not None:
+        members = members.filter(
+            Exists(ExportRight.objects.filter(membership=OuterRef("pk"), kind=kind))
+        )
+    return members
+
+
+def approvers_to_notify(
+    company: Company,
+    kind: str | None = None,
+    *,
+    day: dt.date | None = None,
+    digest_only: bool = False,
+) -> list[CompanyMembership]:
+    """The active approvers (of `kind`) to tell about items today, with their users: each one
+    away on `day` is replaced by their delegate. `digest_only`: those subscribed to the daily
+    summary (a delegate takes an absent subscriber's). Three queries."""
+    day = day or timezone.localdate()
+    members = accounting_approvers(company, kind).filter(user__is_active=True)
+    if digest_only:
+        members = members.filter(erp_digest_subscribed=True)
+    members = list(members)
+    stand_ins = {
+        absence.membership_id: absence.delegate
+        for absence in OutOfOffice.objects.filter(
+            membership__in=members, starts_on__lte=day, ends_on__gte=day
+        ).select_related("delegate__user")
+    }
+    chosen: list[CompanyMembership] = []
+    for member in members:
+        member = stand_ins.get(member.pk, member)
+        if member.user.is_active and all(m.pk != member.pk for m in chosen):
+            chosen.append(member)
+    return chosen
 
 
 def accounting_approver_ids(company_id: int) -> set[int]:

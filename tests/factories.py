@@ -15,7 +15,14 @@ from invoicing.models import (
     OwnerInvoice,
     PrimeContract,
 )
-from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
+from projects.models import (
+    Company,
+    CompanyMembership,
+    ExportRight,
+    Project,
+    ProjectMembership,
+    ToolLevel,
+)
 from subjobs.models import SubJob
 
 
@@ -140,13 +147,18 @@ def member(project: Project, *, admin: bool, **levels: Any) -> Any:
     return user
 
 
-def approver(company: Company, **overrides: Any) -> Any:
+ALL_KINDS = ("sub_job", "owner_invoice")
+
+
+def approver(company: Company, *, kinds: tuple[str, ...] = ALL_KINDS, **overrides: Any) -> Any:
+    """An accounting approver of the company, with the export right for `kinds`."""
     user = UserFactory()
-    CompanyMembershipFactory(
+    membership = CompanyMembershipFactory(
         company=company,
         user=user,
         **{"erp_tool_level": ToolLevel.STANDARD, "can_push_to_accounting": True, **overrides},
     )
+    ExportRight.objects.bulk_create(ExportRight(membership=membership, kind=k) for k in kinds)
     return user
 
 

@@ -288,8 +288,9 @@ def test_the_summary_costs_the_same_queries_however_many_items_wait(
         drive(f.invoice_ready_to_send(project=project, user=admin), "pending")
     many = queries()
 
-    # The companies, then per company its recipients and one query per kind of item.
-    assert few == many == 1 + 1 + 2
+    # The companies, then per company its recipients (the approvers, who is away, their
+    # export rights) and one query per kind of item.
+    assert few == many == 1 + 3 + 2
 
 
 def test_the_task_runs_through_celery(

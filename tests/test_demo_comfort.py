@@ -128,7 +128,7 @@ def test_make_demo_reset_rebuilds_the_database_and_the_mail_files(tmp_path: Path
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Demo logins (password for all: erpsync-demo)" in second.stdout
     assert "approver" in second.stdout and "Serve it with: make run" in second.stdout
-    assert users_in(database) == {"admin", "approver", "viewer", "collab", "outsider"}
+    assert users_in(database) == {"admin", "approver", "controller", "viewer", "collab", "outsider"}
     after = {p.name for p in mail_files(tmp_path)}
     assert after and not after & before  # only the new demo's emails
     assert (tmp_path / "mail" / "notes.txt").exists()
@@ -203,4 +203,4 @@ def test_seed_demo_reset_with_force_wipes_a_postgresql_demo_database(
     assert "Demo logins" in second.stdout
     with psycopg.connect(autocommit=True, **p) as db:
         users = {row[0] for row in db.execute("SELECT username FROM auth_user")}
-    assert users == {"admin", "approver", "viewer", "collab", "outsider"}
+    assert users == {"admin", "approver", "controller", "viewer", "collab", "outsider"}

@@ -12,7 +12,11 @@ from erpsync.services import erp_accept, erp_reject, erp_resend, erp_retrieve, e
 from erpsync.states import ErpAction, ErpActionRefused, RefusalKind
 from invoicing.models import ContractStatus, InvoiceStatus
 from projects.models import ToolLevel
-from projects.permissions import APPROVER_REQUIRED, INVOICE_ADMIN_REQUIRED, SUB_JOB_ADMIN_REQUIRED
+from projects.permissions import (
+    INVOICE_ADMIN_REQUIRED,
+    SUB_JOB_ADMIN_REQUIRED,
+    approver_required,
+)
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -196,7 +200,7 @@ def test_only_accounting_approvers_may_accept(
     else:
         with pytest.raises(ErpActionRefused) as refused:
             erp_accept(item=item, user=user)
-        assert refused.value.reasons == [APPROVER_REQUIRED]
+        assert refused.value.reasons == [approver_required(item.erp_kind_label)]
         assert refused.value.status_code == 403
 
 
@@ -205,7 +209,7 @@ def test_an_approver_of_another_company_may_not_decide(sub_job: Any, drive: Any)
     outsider = f.approver(f.CompanyFactory())
     with pytest.raises(ErpActionRefused) as refused:
         erp_reject(item=sub_job, user=outsider, reason="not mine")
-    assert refused.value.reasons == [APPROVER_REQUIRED]
+    assert refused.value.reasons == [approver_required("sub job")]
     sub_job.refresh_from_db()
     assert sub_job.erp_state == "pending"
 

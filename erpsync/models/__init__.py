@@ -1,15 +1,9 @@
 """The ERP core's models: the item mixin every kind uses, the audit trail and the export
 records, the email outbox. One module each; everything is importable from here."""
 
-from erpsync.models.items import (
-    DELETED_USER,
-    SYSTEM_NAME,
-    ErpItem,
-    ErpItemQuerySet,
-    display_name,
-    when,
-)
+from erpsync.models.items import ErpItem, ErpItemQuerySet
 from erpsync.models.outbox import EmailStatus, OutboxEmail
+from erpsync.models.policy import Approval, ApprovalRule, KindPolicy
 from erpsync.models.records import (
     ErpEvent,
     ExportAttempt,
@@ -17,16 +11,20 @@ from erpsync.models.records import (
     SandboxCall,
     SandboxRecord,
 )
+from erpsync.names import DELETED_USER, SYSTEM_NAME, display_name, when
 
 __all__ = [
     "DELETED_USER",
     "SYSTEM_NAME",
+    "Approval",
+    "ApprovalRule",
     "EmailStatus",
     "ErpEvent",
     "ErpItem",
     "ErpItemQuerySet",
     "ExportAttempt",
     "ExportOutcome",
+    "KindPolicy",
     "OutboxEmail",
     "SandboxCall",
     "SandboxRecord",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
 from erpsync.adapters import adapter_class_for
+from erpsync.approval import accept_refusals, approval_state, membership_of
+from erpsync.names import display_name, when
 from erpsync.snapshots import SnapshotFormat
 from erpsync.states import (
     APPROVER_ACTIONS,
+    AWAITING_APPROVAL,
     EDITABLE_STATES,
     ICONS,
     SENDER_ACTIONS,
@@ -26,7 +29,7 @@ from erpsync.states import (
     Refusal,
     RefusalKind,
 )
-from projects.permissions import APPROVER_REQUIRED, is_accounting_approver
+from projects.permissions import approver_required, approves_kind, is_accounting_approver
 from projects.terms import TERMS, term
 
 if TYPE_CHECKING:
@@ -35,28 +38,6 @@ if TYPE_CHECKING:
     from projects.models import Company, Project
 
     AnyUser = AbstractBaseUser | AnonymousUser
-
-
-DELETED_USER = "a deleted user"
-SYSTEM_NAME = "erpsync"
-
-
-def display_name(user: Any) -> str:
-    """How pages, messages and emails name a person; the one helper for it.
-
-    Every user link is SET_NULL, so None is an account deleted since (the system's own rows
-    say so themselves: see ErpEvent.actor_name).
-    """
-    if user is None:
-        return DELETED_USER
-    return user.get_full_name() or user.get_username()
-
-
-def when(moment: datetime | None) -> str:
-    if moment is None:
-        return "an unknown time"
-    local = timezone.localtime(moment)
-    return f"{local:%H:%M} on {local.day} {local:%b %Y}"
 
 
 def _adapter_supports(item: ErpItem) -> bool:
@@ -203,6 +184,12 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         """A submitted version in a few words, for history rows ('amount due $1,200.00')."""
         return ""
 
+    @classmethod
+    def erp_snapshot_amount(cls, snapshot: dict[str, Any]) -> Decimal | None:
+        """The amount the approval rules read from a submitted version (None: no amount; only
+        rules from $0.00 apply then)."""
+        return None
+
     def erp_name_in(self, company: Company) -> str:
         """The item's title in the company's dictionary ('Funding Invoice INV-007')."""
         title = self.erp_title
@@ -239,13 +226,23 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         self.erp_sent_by = by
         self._touch(by=by, at=at)
 
-    @transition(field="erp_state", source=ErpState.PENDING, target=ErpState.RETRIEVED)
+    @transition(field="erp_state", source=list(AWAITING_APPROVAL), target=ErpState.RETRIEVED)
     def retrieve(self, *, by: Any, at: datetime) -> None:
         self._touch(by=by, at=at)
 
     @transition(
         field="erp_state",
-        source=ErpState.PENDING,
+        source=list(AWAITING_APPROVAL),
+        target=ErpState.PARTIALLY_APPROVED,
+        conditions=[_adapter_supports],
+    )
+    def approve(self, *, by: Any, at: datetime) -> None:
+        """One approval of several its amount needs (erpsync.approval); not yet accepted."""
+        self._touch(by=by, at=at)
+
+    @transition(
+        field="erp_state",
+        source=list(AWAITING_APPROVAL),
         target=ErpState.ACCEPTED,
         conditions=[_adapter_supports],
     )
@@ -258,7 +255,7 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field="erp_state",
-        source=[ErpState.PENDING, ErpState.EXPORT_FAILED],
+        source=[*AWAITING_APPROVAL, ErpState.EXPORT_FAILED],
         target=ErpState.REJECTED,
     )
     def reject(self, *, by: Any, at: datetime, reason: str) -> None:
@@ -310,8 +307,19 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
             refusals.append(Refusal(RefusalKind.PRECONDITION, self._unsupported_message()))
         if action in SENDER_ACTIONS and not self.erp_sender_may(user):
             refusals.append(Refusal(RefusalKind.PERMISSION, self.erp_sender_permission_message))
-        if action in APPROVER_ACTIONS and not is_accounting_approver(user, self.erp_company):
-            refusals.append(Refusal(RefusalKind.PERMISSION, APPROVER_REQUIRED))
+        if action in (ErpAction.ACCEPT, ErpAction.APPROVE):
+            membership = membership_of(user, self.erp_company)
+            if refusals:  # the state rules it out: the policy's reasons would only add noise
+                if not approves_kind(membership, self.erp_kind):
+                    refusals.append(
+                        Refusal(RefusalKind.PERMISSION, approver_required(self.erp_kind_label))
+                    )
+            else:
+                refusals += accept_refusals(self, user, membership, approval_state(self))
+        elif action in APPROVER_ACTIONS and not is_accounting_approver(
+            user, self.erp_company, self.erp_kind
+        ):
+            refusals.append(Refusal(RefusalKind.PERMISSION, approver_required(self.erp_kind_label)))
         return Decision(action=action, refusals=tuple(refusals))
 
     def _unsupported_message(self) -> str:
@@ -327,6 +335,11 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         this = f"This {self.erp_kind_label}"
         if state == ErpState.PENDING:
             return f"{this} was already sent to ERP by {who} at {at}; it waits for an approver."
+        if state == ErpState.PARTIALLY_APPROVED:
+            return (
+                f"{this} was sent to ERP and approved by {who} at {at}; it waits for another "
+                "approver."
+            )
         if state == ErpState.ACCEPTED:
             who, at = display_name(self.erp_accepted_by), when(self.erp_accepted_at)
             return f"{this} was already accepted by {who} at {at} and is being exported."
@@ -358,7 +371,7 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         """Why the item's fields cannot be edited now, or None when they can. Told to `user`,
         the way out names what they can do: only a sender can retrieve."""
         state = self.erp_state
-        if state == ErpState.PENDING:
+        if state in AWAITING_APPROVAL:
             sent = f"Sent to ERP at {when(self.erp_sent_at)} by {display_name(self.erp_sent_by)}"
             if user is None or self.erp_sender_may(user):
                 return f"{sent}: retrieve it to edit."

@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
-from erpsync.models.items import SYSTEM_NAME, display_name
+from erpsync.names import SYSTEM_NAME, display_name
 from erpsync.states import DONE_LABELS, SYSTEM_ACTIONS, ErpAction, ErpState
 
 
@@ -65,9 +65,12 @@ class ErpEvent(models.Model):
 
     @property
     def actor_name(self) -> str:
+        """Who acted; a delegate as "Pat Approver for Sam Approver"."""
         if self.actor is None and self.acted_as_system:
             return SYSTEM_NAME
-        return display_name(self.actor)
+        name = display_name(self.actor)
+        stood_in_for = (self.details or {}).get("for")
+        return f"{name} for {', '.join(stood_in_for)}" if stood_in_for else name
 
 
 class SandboxRecord(models.Model):

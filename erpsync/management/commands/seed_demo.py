@@ -16,8 +16,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from erpsync.exports import erp_export
+from erpsync.kinds import erp_item_models
 from erpsync.mail import clear_mail_files, mail_dirs
-from erpsync.models import ErpItem
+from erpsync.models import ApprovalRule, ErpItem
 from erpsync.services import (
     erp_accept,
     erp_mark_export_failed,
@@ -32,7 +33,14 @@ from invoicing.services import (
     owner_invoice_send_to_erp,
     prime_contract_create,
 )
-from projects.models import Company, CompanyMembership, Project, ProjectMembership, ToolLevel
+from projects.models import (
+    Company,
+    CompanyMembership,
+    ExportRight,
+    Project,
+    ProjectMembership,
+    ToolLevel,
+)
 from subjobs.models import SubJobStatus
 from subjobs.services import sub_job_create, sub_job_retrieve_from_erp, sub_job_send_to_erp
 
@@ -41,6 +49,11 @@ DEFAULT_PASSWORD = "erpsync-demo"
 USERS = {
     "admin": ("Alex", "Admin", "Admin on every project tool of Demo Builders"),
     "approver": ("Pat", "Approver", "accounting approver of Demo Builders, digest subscribed"),
+    "controller": (
+        "Sam",
+        "Controller",
+        "accounting approver and ERP tool Admin of Demo Builders (second approvals)",
+    ),
     "viewer": ("Val", "Viewer", "Read Only everywhere at Demo Builders"),
     "collab": ("Cam", "Collaborator", "invoice contact on prime contract PC-001 only"),
     "outsider": ("Olive", "Outsider", "accounting approver of Other Co"),
@@ -199,7 +212,21 @@ class Command(BaseCommand):
             erp_digest_subscribed=True,
         )
         CompanyMembership.objects.create(
+            company=demo,
+            user=u["controller"],
+            erp_tool_level=ToolLevel.ADMIN,
+            can_push_to_accounting=True,
+        )
+        CompanyMembership.objects.create(
             company=demo, user=u["viewer"], erp_tool_level=ToolLevel.READ_ONLY
+        )
+        # Big owner invoices need a second approval, one of the two an ERP tool Admin's.
+        ApprovalRule.objects.create(
+            company=demo,
+            kind=OwnerInvoice.erp_kind,
+            min_amount=Decimal("250000.00"),
+            approvals_required=2,
+            needs_tool_admin=True,
         )
         CompanyMembership.objects.create(company=demo, user=u["collab"])
         CompanyMembership.objects.create(
@@ -208,6 +235,12 @@ class Command(BaseCommand):
             erp_tool_level=ToolLevel.ADMIN,
             can_push_to_accounting=True,
             erp_digest_subscribed=True,
+        )
+        # Both approvers may accept every kind of item.
+        ExportRight.objects.bulk_create(
+            ExportRight(membership=membership, kind=model.erp_kind)
+            for membership in CompanyMembership.objects.filter(can_push_to_accounting=True)
+            for model in erp_item_models()
         )
 
         synced = Project.objects.create(
@@ -355,6 +388,19 @@ class Command(BaseCommand):
                 self._drive(invoice, target, admin=admin, approver=approver)
         pending = OwnerInvoice.objects.get(prime_contract=contract, number="INV-003")
         assert pending.erp_state == "pending"
+        # Above the demo's $250,000.00 rule: the controller gave the first of its 2 approvals.
+        big = owner_invoice_create(
+            prime_contract=contract,
+            user=admin,
+            number="INV-008",
+            billing_period=periods[3],
+            status=InvoiceStatus.APPROVED,
+        )
+        _lines(big, admin, scale=7)
+        big = erp_accept(
+            item=owner_invoice_send_to_erp(invoice=big, user=admin), user=u["controller"]
+        )
+        assert big.erp_state == "partially_approved", big.erp_state
         # A retrieved invoice on the private contract, so both YELLOW states appear.
         retrieved = owner_invoice_create(
             prime_contract=private,
