@@ -210,6 +210,9 @@ if ERP_DIGEST_HOUR > 23:
 ERP_REMIND_HOUR = env_int("ERP_REMIND_HOUR", 8, minimum=0)
 if ERP_REMIND_HOUR > 23:
     raise ImproperlyConfigured(f"ERP_REMIND_HOUR={ERP_REMIND_HOUR} must be at most 23.")
+# Accept and Reject links in emails work once, for this long (tests shorten the seconds).
+ERP_EMAIL_LINK_DAYS = env_int("ERP_EMAIL_LINK_DAYS", 7, minimum=1)
+ERP_EMAIL_LINK_MAX_AGE = ERP_EMAIL_LINK_DAYS * 24 * 60 * 60
 
 # Celery: with no broker, tasks run eagerly (after commit, since services queue them on commit).
 CELERY_BROKER_URL = redis_url_from_env("CELERY_BROKER_URL")
