@@ -22,6 +22,7 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.email_links import ACCEPT, REJECT, decision_urls
 from approvals.emails import absolute_url, approver_item_url, render_email
 from approvals.overdue import (
     OverdueItem,
@@ -264,6 +265,7 @@ def reminder_email(
     """The day's reminder (or escalation) to `user`: their overdue items, oldest first."""
     thresholds = Thresholds.of(company)
     states = _states(entries)
+    links = decision_urls(user, [e.item for e in entries[:REMINDER_ITEMS_LISTED]])
     listed = [
         ReminderEntry(
             name=e.item.erp_name_in(company),
@@ -275,6 +277,8 @@ def reminder_email(
             progress=states[e.ref].progress,
             escalated=e.escalated,
             url=approver_item_url(company, e.item),
+            accept_url=links.get(e.ref, {}).get(ACCEPT, ""),
+            reject_url=links.get(e.ref, {}).get(REJECT, ""),
         )
         for e in entries[:REMINDER_ITEMS_LISTED]
     ]
