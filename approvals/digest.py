@@ -25,6 +25,7 @@ from approvals.emails import (
     queue_url,
     render_email,
 )
+from approvals.overdue import Thresholds, waited
 from approvals.selectors import FILTERS
 from erpsync.kinds import erp_item_models
 from erpsync.models import EmailStatus, ErpItem, OutboxEmail, display_name
@@ -54,6 +55,8 @@ class DigestItem:
     age: str
     error: str
     url: str
+    # Waited the company's remind_after_days (or escalate_after_days) business days or more.
+    overdue: bool = False
 
 
 @dataclass
@@ -128,8 +131,10 @@ def _digest_rows(model: type[ErpItem], company: Company) -> models.QuerySet[Any]
 
 
 def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = None) -> Digest:
-    """What waits (pending) and what failed to export, per kind: one query per kind."""
+    """What waits (pending) and what failed to export, per kind: one query per kind. Overdue
+    items (approvals.overdue) come first among those waiting."""
     now = now or timezone.now()
+    thresholds = Thresholds.of(company)
     kinds: list[DigestKind] = []
     for model in sorted(erp_item_models(), key=lambda m: m.erp_tab_order):
         kind = DigestKind(
@@ -147,6 +152,11 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
                 age=age(now - row.erp_sent_at) if row.erp_sent_at else "",
                 error=row.erp_error,
                 url=approver_item_url(company, row),
+                overdue=bool(
+                    row.erp_state in AWAITING_APPROVAL
+                    and row.erp_sent_at
+                    and thresholds.overdue(waited(row.erp_sent_at, day))
+                ),
             )
             if row.erp_state in AWAITING_APPROVAL:
                 kind.pending.append(entry)
@@ -154,6 +164,8 @@ def build_digest(company: Company, day: dt.date, *, now: dt.datetime | None = No
             else:
                 kind.failed.append(entry)
                 kind.failed_count = row.state_total
+        # Oldest first already puts them first; said here so that it stays so.
+        kind.pending.sort(key=lambda entry: not entry.overdue)
         kinds.append(kind)
     return Digest(
         company=company,

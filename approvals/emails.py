@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import capfirst
 
+from approvals.email_links import ACCEPT, REJECT, decision_urls
 from approvals.selectors import FILTERS
 from erpsync.models import ErpEvent, ErpItem, OutboxEmail, when
 from erpsync.outbox import Recipient
@@ -200,10 +201,14 @@ def approver_addresses(company: Company, kind: str | None = None) -> list[str]:
     return [r.address for r in approver_recipients(company, kind)]
 
 
-def submission_email(event: ErpEvent, to: list[str] | None = None) -> EmailMultiAlternatives | None:
+def submission_email(
+    event: ErpEvent, to: list[str] | None = None, user: Any = None
+) -> EmailMultiAlternatives | None:
     """To the company's accounting approvers, on every send and resend (REFERENCE.md §1).
 
-    A resend quotes the reason of the item's latest rejection before it.
+    A resend quotes the reason of the item's latest rejection before it. For one recipient
+    `user`, it carries their own "Review and accept" and "Reject…" links (approvals.
+    email_links), each only while that decision is theirs to take.
     """
     _require(event, ErpAction.SEND, ErpAction.RESEND)
     item = event_item(event)
@@ -220,6 +225,10 @@ def submission_email(event: ErpEvent, to: list[str] | None = None) -> EmailMulti
         "rejection_at": when(rejection.created_at) if rejection else "",
         "url": approver_item_url(event.company, item),
     }
+    # Links only to the version this email is about, while it still waits.
+    if user is not None and event.version == item.erp_version:
+        links = decision_urls(user, [item]).get((item.erp_kind, item.pk), {})
+        context |= {"accept_url": links.get(ACCEPT, ""), "reject_url": links.get(REJECT, "")}
     verb = "Resent to ERP" if resent else "Sent to ERP"
     subject = f"{verb}: {context['item_name']} ({context['project'].name})"
     return render_email("submission", subject=subject, context=context, to=to)
@@ -287,6 +296,8 @@ def event_recipients(kind: str, item: ErpItem, company: Company) -> list[Recipie
 def render_event_email(row: OutboxEmail) -> EmailMultiAlternatives | None:
     if row.event is None:
         return None
+    if row.kind == "submission":
+        return submission_email(row.event, to=[row.recipient], user=row.user)
     return BUILDERS[row.kind](row.event, to=[row.recipient])
 
 

@@ -16,6 +16,7 @@ from approvals.emails import (
     render_drift_email,
     render_event_email,
 )
+from approvals.reminders import ESCALATION_KIND, REMINDER_KIND, render_reminder
 from erpsync.events import DriftFound, ItemTransitioned, subscribe
 from erpsync.outbox import enqueue_emails, register_renderer
 
@@ -51,3 +52,5 @@ def register() -> None:
         register_renderer(kind, render_event_email)
     register_renderer(DRIFT_KIND, render_drift_email)
     register_renderer(DIGEST_KIND, render_daily_summary)
+    register_renderer(REMINDER_KIND, render_reminder)
+    register_renderer(ESCALATION_KIND, render_reminder)

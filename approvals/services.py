@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 
+from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_obstacle
 from approvals.kinds import Kind
-from erpsync.models import ErpItem
+from approvals.models import UsedEmailLink
+from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
     erp_reject,
@@ -92,3 +96,65 @@ def summary(outcomes: list[Outcome], decision: str) -> str:
     parts = [f"{done} {DECISIONS[decision]}"]
     parts += [f"{o.title}: {o.message}" for o in outcomes if not o.done]
     return "; ".join(parts)
+
+
+class LinkRefused(Exception):
+    """An email link that cannot decide any more: used, expired, or its item changed."""
+
+    def __init__(self, obstacle: Obstacle) -> None:
+        self.obstacle = obstacle
+        super().__init__(" ".join(obstacle.reasons))
+
+
+def decide_from_email(*, link: EmailLink, user: Any, reason: str = "") -> ErpItem:
+    """The decision of an Accept or Reject link from an email, confirmed by its recipient:
+    through the tool's own services (erp_accept of the email's version, erp_reject), so every
+    rule holds. The link is used up in the same transaction; a refusal leaves it usable.
+
+    Raises PermissionDenied for someone else's link, LookupError for an item that is gone,
+    LinkRefused, ErpActionRefused or ValidationError (a rejection without a reason).
+    """
+    if user is None or link.user_id != user.pk:
+        raise PermissionDenied(NOT_YOURS)
+    model = link.model()
+    with transaction.atomic():
+        # The item's row first: a second click, or another approver, waits here until this
+        # decision commits, then finds the link used or the item decided.
+        item = (
+            model.objects.select_for_update(of=("self",))
+            .select_related(*model.erp_related)
+            .filter(pk=link.item_id)
+            .first()
+        )
+        if item is None:
+            raise LookupError(f"No {model.erp_kind_label} {link.item_id}.")
+        obstacle = link_obstacle(link, item)
+        if obstacle is not None:
+            raise LinkRefused(obstacle)
+        use = UsedEmailLink(
+            nonce=link.nonce,
+            user=user,
+            kind=link.kind,
+            object_id=link.item_id,
+            version=link.version,
+            action=link.action,
+        )
+        try:
+            with transaction.atomic():
+                use.save()
+        except IntegrityError:
+            obstacle = link_obstacle(link, item)
+            raise LinkRefused(obstacle or Obstacle("Link already used", [], 409)) from None
+        if link.action == ACCEPT:
+            item = erp_accept(item=item, user=user, expected_version=link.version)
+        else:
+            item = erp_reject(item=item, user=user, reason=reason)
+        use.event = (
+            ErpEvent.objects.filter(
+                content_type=ContentType.objects.get_for_model(item), object_id=item.pk
+            )
+            .order_by("-id")
+            .first()
+        )
+        use.save(update_fields=["event"])
+    return item

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from approvals.digest import DIGEST_FAILED, DigestResult, deliver_daily_summaries
+from approvals.reminders import FAILED, ReminderResult, deliver_reminders
 
 # Retries wait at most this long: below the broker's visibility timeout, so Redis never
 # redelivers a task that is only waiting for its retry.
@@ -42,5 +43,35 @@ def send_daily_summary(
         raise self.retry(
             kwargs={"company_id": company_id, "day": the_day.isoformat(), "dry_run": dry_run},
             exc=OSError(f"{len(failed)} daily summary emails failed: {failed[0]['error']}"),
+        )
+    return results
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=RETRY_MAX_SECONDS,
+)
+def send_reminders(
+    self: Task,
+    company_id: int | None = None,
+    day: str | None = None,
+    dry_run: bool = False,
+) -> list[ReminderResult]:
+    """The reminders and escalations of one company (or all) for `day` (ISO date, default
+    today in TIME_ZONE), one email per person per company per day; one result per email.
+
+    From a worker, failed sends are retried later for the same day (what went out is
+    skipped); called directly (manage.py erp_remind) it reports them instead.
+    """
+    the_day = dt.date.fromisoformat(day) if day else timezone.localdate()
+    results = deliver_reminders(company_id=company_id, day=the_day, dry_run=dry_run)
+    failed = [r for r in results if r["status"] == FAILED]
+    if failed and not self.request.called_directly:
+        raise self.retry(
+            kwargs={"company_id": company_id, "day": the_day.isoformat(), "dry_run": dry_run},
+            exc=OSError(f"{len(failed)} reminder emails failed: {failed[0]['error']}"),
         )
     return results

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from approvals import views
+from approvals import email_views, views
 
 prefix = "companies/<slug:slug>/erp/"
 urlpatterns = [
+    path("email-links/<str:token>/", email_views.email_decision, name="email_decision"),
     path(prefix, views.erp_tool, name="erp_tool"),
     path(f"{prefix}<str:kind>/bulk/", views.erp_bulk, name="erp_bulk"),
     path(f"{prefix}<str:kind>/items/<int:item_id>/", views.erp_item, name="erp_item"),

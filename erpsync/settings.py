@@ -205,6 +205,14 @@ ERPSYNC_BASE_URL = env_str("ERPSYNC_BASE_URL", "http://127.0.0.1:8000")
 ERP_DIGEST_HOUR = env_int("ERP_DIGEST_HOUR", 7, minimum=0)
 if ERP_DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"ERP_DIGEST_HOUR={ERP_DIGEST_HOUR} must be at most 23.")
+# Reminders of items waiting too long (and their escalation) go out at this hour, Monday to
+# Friday.
+ERP_REMIND_HOUR = env_int("ERP_REMIND_HOUR", 8, minimum=0)
+if ERP_REMIND_HOUR > 23:
+    raise ImproperlyConfigured(f"ERP_REMIND_HOUR={ERP_REMIND_HOUR} must be at most 23.")
+# Accept and Reject links in emails work once, for this long (tests shorten the seconds).
+ERP_EMAIL_LINK_DAYS = env_int("ERP_EMAIL_LINK_DAYS", 7, minimum=1)
+ERP_EMAIL_LINK_MAX_AGE = ERP_EMAIL_LINK_DAYS * 24 * 60 * 60
 
 # Celery: with no broker, tasks run eagerly (after commit, since services queue them on commit).
 CELERY_BROKER_URL = redis_url_from_env("CELERY_BROKER_URL")
@@ -263,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
     "erp-daily-summary": {
         "task": "approvals.tasks.send_daily_summary",
         "schedule": crontab(minute=0, hour=ERP_DIGEST_HOUR),
+    },
+    "erp-remind": {
+        "task": "approvals.tasks.send_reminders",
+        "schedule": crontab(minute=0, hour=ERP_REMIND_HOUR, day_of_week="mon-fri"),
     },
 }
 

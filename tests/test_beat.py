@@ -29,3 +29,13 @@ def test_the_sweeper_runs_every_few_minutes_below_the_visibility_timeout() -> No
         app.conf.broker_transport_options["visibility_timeout"]
         == settings.CELERY_VISIBILITY_TIMEOUT
     )
+
+
+def test_reminders_run_on_weekdays_at_the_remind_hour() -> None:
+    from django.conf import settings
+
+    entry = app.conf.beat_schedule["erp-remind"]
+    assert entry["task"] == "approvals.tasks.send_reminders"
+    schedule = entry["schedule"]
+    assert schedule.hour == {settings.ERP_REMIND_HOUR} and schedule.minute == {0}
+    assert schedule.day_of_week == {1, 2, 3, 4, 5}
