@@ -9,7 +9,16 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 
-from erpsync.models import ErpEvent, ExportAttempt, OutboxEmail, SandboxCall, SandboxRecord
+from erpsync.models import (
+    Approval,
+    ApprovalRule,
+    ErpEvent,
+    ExportAttempt,
+    KindPolicy,
+    OutboxEmail,
+    SandboxCall,
+    SandboxRecord,
+)
 from erpsync.states import ItemLocked
 from erpsync.web import locked, refused
 
@@ -198,3 +207,22 @@ class OutboxEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "kind", "company")
     search_fields = ("recipient", "key")
     readonly_fields = ("last_error",)
+
+
+# The approval policy is changed on the company settings pages (audited); shown here only.
+@admin.register(ApprovalRule)
+class ApprovalRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("company", "kind", "min_amount", "approvals_required", "needs_tool_admin")
+    list_filter = ("company", "kind")
+
+
+@admin.register(KindPolicy)
+class KindPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("company", "kind", "direct_export")
+    list_filter = ("company",)
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "content_type", "object_id", "version", "approver")
+    list_select_related = ("content_type", "approver")

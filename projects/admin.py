@@ -3,7 +3,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from projects.models import Company, CompanyMembership, Project, ProjectMembership
+from projects.models import (
+    Company,
+    CompanyMembership,
+    ExportRight,
+    OutOfOffice,
+    Project,
+    ProjectMembership,
+)
 
 
 class CompanyMembershipInline(admin.TabularInline):
@@ -55,3 +62,31 @@ class CompanyMembershipAdmin(admin.ModelAdmin):
 class ProjectMembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "project", "admin_level", "prime_contracts_level", "commitments_level")
     list_filter = ("project__company",)
+
+
+class ChangedInTheSettingsAdmin(admin.ModelAdmin):
+    """Shown here, changed only on the company settings pages: their services check the rules
+    and write the audit row naming who changed what."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExportRight)
+class ExportRightAdmin(ChangedInTheSettingsAdmin):
+    list_display = ("membership", "kind")
+    list_filter = ("kind", "membership__company")
+    list_select_related = ("membership__user", "membership__company")
+
+
+@admin.register(OutOfOffice)
+class OutOfOfficeAdmin(ChangedInTheSettingsAdmin):
+    list_display = ("membership", "starts_on", "ends_on", "delegate")
+    list_filter = ("membership__company",)
+    list_select_related = ("membership__user", "delegate__user")
