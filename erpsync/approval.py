@@ -120,7 +120,7 @@ def approval_states(
     approvals: dict[int, list[Approval]] = {}
     if any(item.erp_state in _MAY_HAVE_APPROVALS for item in items):
         found = Approval.objects.filter(content_type=content_type, object_id__in=ids)
-        for approval in found.select_related("approver"):
+        for approval in found.select_related("approver", "event__actor"):
             approvals.setdefault(approval.object_id, []).append(approval)
     editors: dict[int, int | None] = {}
     if company.block_self_approval:
