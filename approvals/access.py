@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
 
 from projects.access import company_access
 from projects.models import Company, CompanyMembership
-from projects.permissions import views_erp_tool
+from projects.permissions import approves_kind, views_erp_tool
 
 NO_TOOL_ACCESS = "You have no access to the company's ERP Integrations tool."
 
@@ -21,8 +22,12 @@ class ErpToolAccess:
 
     @property
     def can_decide(self) -> bool:
-        """Accept, Reject and Retry: accounting approvers only."""
-        return self.membership.is_accounting_approver
+        """Accept, Reject and Retry on some kind of item: accounting approvers only."""
+        return approves_kind(self.membership)
+
+    def decides(self, kind: str) -> bool:
+        """Accept, Reject and Retry on items of `kind`: its accounting approvers only."""
+        return approves_kind(self.membership, kind)
 
 
 def erp_tool_access(user: Any, slug: str) -> ErpToolAccess:
@@ -30,4 +35,6 @@ def erp_tool_access(user: Any, slug: str) -> ErpToolAccess:
     membership = company_access(user, slug)
     if not views_erp_tool(membership):
         raise PermissionDenied(NO_TOOL_ACCESS)
+    # The kinds the user may decide, read once for the page (one query).
+    prefetch_related_objects([membership], "export_rights")
     return ErpToolAccess(company=membership.company, membership=membership)

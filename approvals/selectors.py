@@ -4,6 +4,7 @@ items wait: one count query per kind, one page of rows with everything a row sho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
@@ -14,12 +15,13 @@ from django.urls import reverse
 
 from approvals.filters import HistoryFilterSet, queue_filterset
 from approvals.kinds import Kind
+from erpsync.approval import accept_decisions, approval_states
 from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.listing import Column, Listing, attr, build_listing
-from projects.models import Company
+from projects.models import Company, CompanyMembership
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,28 @@ def history_csv_columns(company: Company, kind: Kind) -> list[Column]:
         ("Version", attr("version")),
         ("Reason", attr("reason")),
     ]
+
+
+def with_approvals[Item: ErpItem](
+    items: list[Item],
+    company: Company,
+    user: Any,
+    membership: CompanyMembership,
+    *,
+    decides: bool,
+) -> list[Item]:
+    """Set on each item its approvals so far (`erp_approval`: what it needs, who approved,
+    '1 of 2 approvals') and, when the user decides this kind (`decides`), their Accept
+    decision with every reason (`erp_accept`). The same few queries for a page of any
+    size: erpsync.approval reads the whole page at once, never item by item."""
+    if not items:
+        return items
+    states = approval_states(items, company)
+    decisions = accept_decisions(items, user, membership, company, states) if decides else {}
+    for item in items:
+        item.erp_approval = states[item.pk]
+        item.erp_accept = decisions.get(item.pk)
+    return items
 
 
 def queue_item(company: Company, kind: Kind, item_id: int) -> ErpItem | None:

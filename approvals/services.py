@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_obstacle
 from approvals.kinds import Kind
 from approvals.models import UsedEmailLink
+from erpsync.approval import approval_state
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
@@ -20,7 +21,7 @@ from erpsync.services import (
     erp_retry_export,
     require_storable,
 )
-from erpsync.states import ErpActionRefused
+from erpsync.states import AWAITING_APPROVAL, ErpActionRefused
 from projects.models import Company
 
 DECISIONS = {
@@ -38,6 +39,8 @@ class Outcome:
     title: str
     done: bool
     message: str
+    # An accept that was one approval of several: "1 of 2" (the item is partly approved).
+    progress: str = ""
 
 
 def decide(
@@ -80,21 +83,36 @@ def decide_many(
             outcomes.append(Outcome(item_id, f"item {item_id}", False, "No such item."))
             continue
         try:
-            decide(item=item, user=user, decision=decision, reason=reason, version=version)
+            item = decide(item=item, user=user, decision=decision, reason=reason, version=version)
         except ErpActionRefused as refusal:
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(refusal.reasons)))
         except ValidationError as error:
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(error.messages)))
         else:
-            outcomes.append(Outcome(item_id, item.erp_title, True, DECISIONS[decision]))
+            if decision == "accept" and item.erp_state in AWAITING_APPROVAL:
+                state = approval_state(item)
+                progress = f"{state.given} of {state.requirement.count}"
+                outcomes.append(Outcome(item_id, item.erp_title, True, "approved", progress))
+            else:
+                outcomes.append(Outcome(item_id, item.erp_title, True, DECISIONS[decision]))
     return outcomes
 
 
 def summary(outcomes: list[Outcome], decision: str) -> str:
-    """'12 accepted, 1 refused: sub job 03-000: This sub job was already retrieved …'."""
-    done = sum(o.done for o in outcomes)
-    parts = [f"{done} {DECISIONS[decision]}"]
-    parts += [f"{o.title}: {o.message}" for o in outcomes if not o.done]
+    """What a bulk decision did, item by item where it matters: '2 accepted; owner invoice
+    INV-008 approved (1 of 2), waiting for another approver; 1 skipped: sub job 03-000: You
+    sent this sub job: …'."""
+    finished = [o for o in outcomes if o.done and not o.progress]
+    partial = [o for o in outcomes if o.progress]
+    skipped = [o for o in outcomes if not o.done]
+    parts = []
+    if finished or not partial:
+        parts.append(f"{len(finished)} {DECISIONS[decision]}")
+    parts += [f"{o.title} approved ({o.progress}), waiting for another approver" for o in partial]
+    if skipped:
+        parts.append(
+            f"{len(skipped)} skipped: " + "; ".join(f"{o.title}: {o.message}" for o in skipped)
+        )
     return "; ".join(parts)
 
 

@@ -29,16 +29,18 @@ from approvals.selectors import (
     queue_csv_columns,
     queue_item,
     queue_listing,
+    with_approvals,
 )
 from approvals.services import DECISIONS, decide, decide_many, summary
+from erpsync.approval import approval_state
 from erpsync.models import ErpItem
 from erpsync.selectors import history_rows, submitted_snapshot
 from erpsync.snapshots import sections
-from erpsync.states import ErpActionRefused, ErpState
+from erpsync.states import AWAITING_APPROVAL, ErpActionRefused, ErpState
 from erpsync.web import next_url, refused
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
-from projects.permissions import APPROVER_REQUIRED
-from projects.terms import terms_for
+from projects.permissions import APPROVER_REQUIRED, approver_required
+from projects.terms import TERMS, term, terms_for
 
 
 def _context(
@@ -50,17 +52,54 @@ def _context(
     kinds = kinds_for(company)
     counts = filter_counts(company)
     current = counts[kind.key] if kind else {}
+    may_decide = kind is not None and access.decides(kind.key)
     return {
         "company": company,
         "access": access,
         "tabs": [(k, counts[k.key]["ready"]) for k in kinds],
         "kind": kind,
+        # Accept, Reject, Retry on this tab: its approvers only; other approvers read it.
+        "may_decide": may_decide,
+        "rights_note": _rights_note(kind) if kind and access.can_decide and not may_decide else "",
         "filters": [(f, current.get(f.key)) for f in FILTERS.values()],
         "carry": carry,
         "now": timezone.now(),
         "breadcrumbs": [(company.name, reverse("home")), ("ERP Integrations", None)],
         **extra,
     }
+
+
+def _rights_note(kind: Kind) -> str:
+    return (
+        f"Read only: you may accept and reject other kinds of item, but you hold no right to "
+        f"export {kind.label}. An ERP Integrations tool Admin grants it in Company settings, "
+        "Directory."
+    )
+
+
+def _requirement_text(access: ErpToolAccess, item: ErpItem) -> str:
+    """The rule the item's amount falls under, in the company's terms ('Owner Invoices of
+    $250,000.00 or more need 2 approvals, one of them an ERP tool Admin's'), or ''."""
+    rule = item.erp_approval.requirement.rule
+    if rule is None:
+        return ""
+    kind = item.erp_kind
+    label = term(access.company, kind) if kind in TERMS else capfirst(item.erp_kind_label)
+    return rule.describe(label)
+
+
+def _decorated[Item: ErpItem](
+    request: HttpRequest, access: ErpToolAccess, kind: Kind, items: list[Item]
+) -> list[Item]:
+    """The rows with their approvals so far and the user's Accept decision (a fixed number
+    of queries for the whole page)."""
+    return with_approvals(
+        items,
+        access.company,
+        request.user,
+        access.membership,
+        decides=access.decides(kind.key),
+    )
 
 
 @login_required
@@ -99,6 +138,8 @@ def _queue_response(
         )
         name = csv_filename(company.slug, tab.key, filter_.key, filtered=listing.active)
         return csv_response(name, columns, listing.rows.iterator(chunk_size=CSV_CHUNK))
+    if filter_.key == "ready" and listing.page is not None:
+        listing.page.object_list = _decorated(request, access, tab, list(listing.page.object_list))
     context.update(listing=listing, page=listing.page, carry=_carry(data))
     return render(request, "approvals/queue.html", context, status=status if listing.valid else 400)
 
@@ -216,6 +257,14 @@ def erp_decide(
         # The row answers in place; the tabs and state filters come along (out of band) with
         # their new counts.
         carry = _carry(_current_query(request))
+        if item.erp_state in AWAITING_APPROVAL:
+            # One approval of several: the row stays, showing its progress and the message.
+            item = queue_item(access.company, tab, item.pk) or item
+            [item] = _decorated(request, access, tab, [item])
+            context = _context(
+                access, tab, carry=carry, item=item, row_done=message, filter=filter_, here=back
+            )
+            return render(request, "approvals/queue.html#row_answer", context)
         context = _context(access, tab, carry=carry, item=item, done=message, filter=filter_)
         return render(request, "approvals/queue.html#decided", context)
     messages.success(request, message)
@@ -226,6 +275,11 @@ def _done(access: ErpToolAccess, tab: Kind, item: ErpItem, decision: str) -> str
     """'Sub job 03-000 accepted.'; an export that already ran (eager tasks, the embedded
     demo) says how it ended."""
     message = f"{capfirst(item.erp_title)} {DECISIONS[decision]}."
+    if decision == "accept" and item.erp_state in AWAITING_APPROVAL:
+        progress = approval_state(item).progress
+        message = (
+            f"{capfirst(item.erp_title)} approved ({progress}): it waits for another approver."
+        )
     if decision in ("retry", "export"):
         now = queue_item(access.company, tab, item.pk) or item
         if now.erp_state == ErpState.SYNCED:
@@ -258,6 +312,7 @@ def _row_or_page(
         ]
         return refused(request, reasons, status, title="Not done", breadcrumbs=crumbs, back=queue)
     item = queue_item(access.company, tab, item.pk) or item
+    [item] = _decorated(request, access, tab, [item])
     # The row goes back into the list its button was on.
     if decision == "export":
         filter_ = FILTERS["exporting"]
@@ -285,6 +340,8 @@ def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Accept or reject the selected rows, each on its own; report what happened to each."""
     access = _approver(request, slug)
     tab = kind_for(access.company, kind)
+    if not access.decides(tab.key):
+        raise PermissionDenied(approver_required(tab.model.erp_kind_label))
     back = next_url(request, reverse("erp_queue", args=[slug, kind, "ready"]))
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "reject"):
@@ -340,6 +397,7 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
         return refused(request, [reason], 404, title="Never sent")
     submitted = submitted_snapshot(item)
     name = item.erp_name_in(access.company)
+    [item] = _decorated(request, access, tab, [item])
     context = _context(
         access,
         tab,
@@ -354,6 +412,10 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
         ),
         since=changes_since_rejection(item),
         history=history_rows(item),
+        approval=item.erp_approval,
+        awaiting=item.erp_state in AWAITING_APPROVAL,
+        accept_version=str(submitted.version if submitted else item.erp_version),
+        requirement_text=_requirement_text(access, item),
         filter=FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"],
     )
     context["breadcrumbs"] = [

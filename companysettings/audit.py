@@ -42,6 +42,12 @@ FIELD_LABELS = {
     "erp_tool_level": "ERP Integrations tool",
     "can_push_to_accounting": "Can push to accounting",
     "erp_digest_subscribed": "Subscribe to ERP digest emails",
+    "export_rights": "Can export",
+    "block_self_approval": "Block self-approval",
+    "remind_after_days": "Remind after (business days)",
+    "escalate_after_days": "Escalate after (business days)",
+    "approval_rule": "Approval rule",
+    "out_of_office": "Out of office",
 }
 _ITEM = re.compile(r"[a-z][a-z0-9_]{0,39}:[0-9]{1,18}")
 _CURSOR = re.compile(r"([0-9]{1,20})\.([0-9]{1,18})")
@@ -318,6 +324,10 @@ def change_label(name: str) -> str:
         return FIELD_LABELS[name]
     if name.startswith("erp_settings."):
         return f"ERP setting {name.removeprefix('erp_settings.')}"
+    if name.startswith("direct_export."):
+        kind = name.removeprefix("direct_export.")
+        labels = {m.erp_kind: m.erp_kind_label for m in erp_item_models()}
+        return f"Direct Export of {labels.get(kind, kind.replace('_', ' '))}s"
     return name.replace("_", " ")
 
 

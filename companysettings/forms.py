@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from erpsync.adapters import SettingField, SettingKind, adapter_choices, adapter_class
+from erpsync.kinds import erp_item_models
 from projects.models import Company, CompanyMembership, PointOfView, ToolLevel
 
 SECRET_KEPT = "Set — leave blank to keep it."
@@ -170,20 +171,45 @@ class MemberFlagsForm(forms.Form):
     erp_digest_subscribed = forms.BooleanField(
         label="Subscribe to ERP digest emails", required=False
     )
+    # An unticked box posts nothing: the rights change only when the form showed the boxes,
+    # so a form without them (an older page) never withdraws every right.
+    exports_shown = forms.BooleanField(required=False, initial=True, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, membership: CompanyMembership, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", f"m{membership.pk}")
+        self.kinds = [(m.erp_kind, m.erp_tab_label(membership.company)) for m in erp_item_models()]
+        exports = membership.export_kinds()
         kwargs.setdefault(
             "initial",
             {
                 "erp_tool_level": membership.erp_tool_level,
                 "can_push_to_accounting": membership.can_push_to_accounting,
                 "erp_digest_subscribed": membership.erp_digest_subscribed,
+                **{f"export_{kind}": kind in exports for kind, _ in self.kinds},
             },
         )
         super().__init__(*args, **kwargs)
+        # One box per kind of item: the approver's right to accept (and export) that kind.
+        for kind, label in self.kinds:
+            self.fields[f"export_{kind}"] = forms.BooleanField(label=label, required=False)
         self.membership = membership
         self.form_id = f"member-{membership.pk}"
         # The inputs sit in the row's cells; the form element is in the last one.
         for field in self.fields.values():
             field.widget.attrs["form"] = self.form_id
+
+    @property
+    def export_fields(self) -> list[forms.BoundField]:
+        return [self[f"export_{kind}"] for kind, _ in self.kinds]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """What membership_set_flags takes: the flags, and exactly the kinds ticked."""
+        data = self.cleaned_data
+        return {
+            "erp_tool_level": data["erp_tool_level"],
+            "can_push_to_accounting": data["can_push_to_accounting"],
+            "erp_digest_subscribed": data["erp_digest_subscribed"],
+            "export_kinds": [kind for kind, _ in self.kinds if data[f"export_{kind}"]]
+            if data["exports_shown"]
+            else None,
+        }

@@ -13,18 +13,21 @@ things (`*_admin_*` below) differ only in whose permission they ask: the admin's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from companysettings.delegation import delegation_gaps, kinds_text
 from erpsync.adapters import adapter_class
+from erpsync.kinds import erp_item_models
 from erpsync.models import display_name
 from erpsync.ops import settings_changes
 from erpsync.services import record_settings_event, require_model_permission
 from erpsync.states import ErpAction
-from projects.models import Company, CompanyMembership, PointOfView, ToolLevel
+from projects.models import Company, CompanyMembership, ExportRight, PointOfView, ToolLevel
 from projects.permissions import (
     ERP_TOOL_ADMIN_REQUIRED,
     administers_erp_tool,
@@ -47,7 +50,7 @@ class SettingsRefused(Exception):
 # ----- shared steps -------------------------------------------------------------------------
 
 
-def _lock_company(company: Company, user: Any) -> Company:
+def lock_company(company: Company, user: Any) -> Company:
     """The company's row, locked, once the user is found to be an Admin of its ERP tool."""
     locked = Company.objects.select_for_update().get(pk=company.pk)
     membership = None
@@ -85,7 +88,7 @@ def company_set_dictionary(*, company: Company, user: Any, pov: str) -> Company:
     if pov not in PointOfView.values:
         raise ValidationError({"pov_dictionary": "Choose one of the dictionaries listed."})
     with transaction.atomic():
-        locked = _lock_company(company, user)
+        locked = lock_company(company, user)
         _set_dictionary(locked, user, pov)
     return locked
 
@@ -127,7 +130,7 @@ def company_set_adapter(
             errors.setdefault(_field_of(problem, names), []).append(problem)
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = _lock_company(company, user)
+        locked = lock_company(company, user)
         old_key, old = locked.erp_adapter, dict(locked.erp_settings or {})
         changes: dict[str, list[str]] = {}
         if old_key != adapter:
@@ -179,8 +182,44 @@ def _lock_membership(company: Company, membership: CompanyMembership) -> Company
     )
 
 
+def _validate_kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
+    if kinds is None:
+        return None
+    chosen = frozenset(kinds)
+    known = {m.erp_kind for m in erp_item_models()}
+    if chosen - known:
+        raise ValidationError({"export_kinds": "Choose among the kinds of item listed."})
+    return chosen
+
+
+def _set_export_kinds(locked: CompanyMembership, kinds: frozenset[str]) -> list[str] | None:
+    """Grant and withdraw the member's export rights: [before, after] for the audit row, or
+    None when nothing changed."""
+    before = frozenset(ExportRight.objects.filter(membership=locked).values_list("kind", flat=True))
+    if before == kinds:
+        return None
+    ExportRight.objects.filter(membership=locked).exclude(kind__in=kinds).delete()
+    ExportRight.objects.bulk_create(
+        ExportRight(membership=locked, kind=kind) for kind in sorted(kinds - before)
+    )
+    return [kinds_text(locked.company, before), kinds_text(locked.company, kinds)]
+
+
+def _delegations_hold(company: Company, member: CompanyMembership) -> None:
+    """Refuse a change that would leave a current or future out-of-office period with a
+    delegate who cannot decide everything the absent approver could (call with the company's
+    row locked)."""
+    gaps = delegation_gaps(company, member)
+    if gaps:
+        raise SettingsRefused(" ".join(gaps))
+
+
 def _set_flags(
-    company: Company, locked: CompanyMembership, user: Any, flags: dict[str, Any]
+    company: Company,
+    locked: CompanyMembership,
+    user: Any,
+    flags: dict[str, Any],
+    export_kinds: frozenset[str] | None = None,
 ) -> CompanyMembership:
     changes: dict[str, list[str]] = {}
     was_admin = locked.erp_tool_level == ToolLevel.ADMIN
@@ -190,11 +229,19 @@ def _set_flags(
             continue
         changes[name] = [_flag_value(name, old), _flag_value(name, value)]
         setattr(locked, name, value)
+    fields = [*changes]
+    if export_kinds is not None:
+        locked.company = company
+        rights = _set_export_kinds(locked, export_kinds)
+        if rights is not None:
+            changes["export_rights"] = rights
     if not changes:
         return locked
     if was_admin and locked.erp_tool_level != ToolLevel.ADMIN:
         _keeps_an_admin(company, locked)
-    locked.save(update_fields=[*changes])
+    if fields:
+        locked.save(update_fields=fields)
+    _delegations_hold(company, locked)
     record_settings_event(
         obj=locked, company=company, user=user, changes=changes, member=locked.user.get_username()
     )
@@ -208,19 +255,24 @@ def membership_set_flags(
     erp_tool_level: int | None = None,
     can_push_to_accounting: bool | None = None,
     erp_digest_subscribed: bool | None = None,
+    export_kinds: Iterable[str] | None = None,
 ) -> CompanyMembership:
-    """Set a member's ERP Integrations tool level, 'Can push to accounting' and 'Subscribe to
+    """Set a member's ERP Integrations tool level, 'Can push to accounting', the kinds of item
+    they may export (`export_kinds`: ErpItem.erp_kind keys, exactly those) and 'Subscribe to
     ERP digest emails' (None leaves a flag as it is). The company keeps at least one Admin of
-    its ERP Integrations tool: removing the last one is refused (SettingsRefused)."""
+    its ERP Integrations tool, and every delegate of a current or future out-of-office period
+    keeps what the absent approver could decide: a change that breaks either is refused
+    (SettingsRefused) and nothing is saved."""
     flags = {
         "erp_tool_level": erp_tool_level,
         "can_push_to_accounting": can_push_to_accounting,
         "erp_digest_subscribed": erp_digest_subscribed,
     }
     _validate_flags(flags)
+    kinds = _validate_kinds(export_kinds)
     with transaction.atomic():
-        company = _lock_company(membership.company, user)
-        return _set_flags(company, _lock_membership(company, membership), user, flags)
+        company = lock_company(membership.company, user)
+        return _set_flags(company, _lock_membership(company, membership), user, flags, kinds)
 
 
 # ----- the Django admin's writes --------------------------------------------------------------
@@ -228,7 +280,7 @@ def membership_set_flags(
 # lock, the last-Admin rule and the audit row naming the admin are the pages' own.
 
 
-def _admin_lock_company(company: Company, user: Any, action: str, model: type[Any]) -> Company:
+def _adminlock_company(company: Company, user: Any, action: str, model: type[Any]) -> Company:
     require_model_permission(user, action, model)
     return Company.objects.select_for_update().get(pk=company.pk)
 
@@ -237,7 +289,7 @@ def company_admin_set_dictionary(*, company: Company, user: Any, pov: str) -> Co
     if pov not in PointOfView.values:
         raise ValidationError({"pov_dictionary": "Choose one of the dictionaries listed."})
     with transaction.atomic():
-        locked = _admin_lock_company(company, user, "change", Company)
+        locked = _adminlock_company(company, user, "change", Company)
         _set_dictionary(locked, user, pov)
     return locked
 
@@ -248,7 +300,7 @@ def membership_admin_create(
     """Add a user to the company's directory, with an audit row of the flags given."""
     _validate_flags(flags)
     with transaction.atomic():
-        locked = _admin_lock_company(company, user, "add", CompanyMembership)
+        locked = _adminlock_company(company, user, "add", CompanyMembership)
         if CompanyMembership.objects.filter(company=locked, user=member).exists():
             raise ValidationError({"user": f"{display_name(member)} is already a member."})
         created = CompanyMembership.objects.create(company=locked, user=member, **flags)
@@ -268,14 +320,14 @@ def membership_admin_update(
 ) -> CompanyMembership:
     _validate_flags(flags)
     with transaction.atomic():
-        company = _admin_lock_company(membership.company, user, "change", CompanyMembership)
+        company = _adminlock_company(membership.company, user, "change", CompanyMembership)
         return _set_flags(company, _lock_membership(company, membership), user, flags)
 
 
 def membership_admin_delete(*, membership: CompanyMembership, user: Any) -> None:
     """Remove a member from the directory; never the company's last ERP tool Admin."""
     with transaction.atomic():
-        company = _admin_lock_company(membership.company, user, "delete", CompanyMembership)
+        company = _adminlock_company(membership.company, user, "delete", CompanyMembership)
         locked = _lock_membership(company, membership)
         if locked.erp_tool_level == ToolLevel.ADMIN:
             _keeps_an_admin(company, locked)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from companysettings import views
+from companysettings import policy_views, views
 
 prefix = "companies/<slug:slug>/"
 urlpatterns = [
@@ -22,6 +22,27 @@ urlpatterns = [
         f"{prefix}settings/members/<int:member_id>/history/",
         views.settings_member_history,
         name="settings_member_history",
+    ),
+    path(
+        f"{prefix}settings/approval-policy/",
+        policy_views.settings_approval_policy,
+        name="settings_approval_policy",
+    ),
+    path(
+        f"{prefix}settings/approval-policy/<str:kind>/rules/",
+        policy_views.settings_rule_add,
+        name="settings_rule_add",
+    ),
+    path(
+        f"{prefix}settings/approval-policy/rules/<int:rule_id>/remove/",
+        policy_views.settings_rule_remove,
+        name="settings_rule_remove",
+    ),
+    path(f"{prefix}out-of-office/", policy_views.out_of_office, name="out_of_office"),
+    path(
+        f"{prefix}out-of-office/<int:absence_id>/cancel/",
+        policy_views.out_of_office_cancel,
+        name="out_of_office_cancel",
     ),
     path(f"{prefix}audit/", views.audit_log, name="audit_log"),
     path(f"{prefix}audit/export.csv", views.audit_export, name="audit_export"),

@@ -37,6 +37,8 @@ SECTIONS = {
     "dictionary": "Dictionary",
     "adapter": "ERP adapter",
     "members": "Directory",
+    "policy": "Approval policy",
+    "out_of_office": "Out of office",
 }
 
 
@@ -217,7 +219,11 @@ def _member_row(
 @require_GET
 def settings_members(request: HttpRequest, slug: str) -> HttpResponse:
     membership = settings_access(request.user, slug)
-    rows = [_member_row(m) for m in company_members(membership.company)]
+    company = membership.company
+    rows = []
+    for member in company_members(company).prefetch_related("export_rights"):
+        member.company = company  # each row's form names the kinds in the company's terms
+        rows.append(_member_row(member))
     return render(
         request, "companysettings/members.html", _context(membership, "members", rows=rows)
     )
@@ -246,7 +252,7 @@ def settings_member(request: HttpRequest, slug: str, member_id: int) -> HttpResp
         return _row_or_refusal(request, membership, member, form, 422, list(form.errors.values()))
     try:
         member = services.membership_set_flags(
-            membership=member, user=request.user, **form.cleaned_data
+            membership=member, user=request.user, **form.service_kwargs()
         )
     except services.SettingsRefused as refusal:
         return _row_or_refusal(

@@ -15,11 +15,13 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from erpsync.adapters import adapter_class_for
 from erpsync.models.policy import Approval, ApprovalRule, KindPolicy
 from erpsync.models.records import ErpEvent
-from erpsync.states import ErpAction, Refusal, RefusalKind
+from erpsync.states import AWAITING_APPROVAL, Decision, ErpAction, ErpState, Refusal, RefusalKind
 from projects.models import CompanyMembership, OutOfOffice
 from projects.permissions import approver_required, approves_kind
 
@@ -85,12 +87,22 @@ def requirement_for(amount_due: Decimal | None, rules: Sequence[ApprovalRule]) -
     return Requirement()
 
 
-def approval_states(items: Sequence[ErpItem]) -> dict[int, ApprovalState]:
-    """{item id: its state} for items of one kind and one company: four queries at most."""
+# Approvals of an item's current version exist only once it has left Pending (one approval
+# makes it partly approved; a resend starts a new version).
+_MAY_HAVE_APPROVALS = frozenset(ErpState) - {ErpState.NOT_SENT, ErpState.PENDING}
+
+
+def approval_states(
+    items: Sequence[ErpItem], company: Company | None = None
+) -> dict[int, ApprovalState]:
+    """{item id: its state} for items of one kind and one company (`company`, when the caller
+    has it, saves reading it through each item): four queries at most. Approvals are read only
+    when an item may have some, and the last editors only when the company blocks
+    self-approval."""
     if not items:
         return {}
     model = type(items[0])
-    company = items[0].erp_company
+    company = company or items[0].erp_company
     content_type = ContentType.objects.get_for_model(model)
     ids = [item.pk for item in items]
     rules = list(ApprovalRule.objects.filter(company=company, kind=model.erp_kind))
@@ -106,18 +118,22 @@ def approval_states(items: Sequence[ErpItem]) -> dict[int, ApprovalState]:
             if versions.get(object_id) == version:
                 amounts[object_id] = model.erp_snapshot_amount(snapshot or {})
     approvals: dict[int, list[Approval]] = {}
-    for approval in Approval.objects.filter(content_type=content_type, object_id__in=ids):
-        approvals.setdefault(approval.object_id, []).append(approval)
-    # Oldest first, so the last edit of each item wins (the same on SQLite and PostgreSQL).
-    editors = dict(
-        ErpEvent.objects.filter(
-            content_type=content_type,
-            object_id__in=ids,
-            action__in=[ErpAction.CREATE, ErpAction.EDIT],
+    if any(item.erp_state in _MAY_HAVE_APPROVALS for item in items):
+        found = Approval.objects.filter(content_type=content_type, object_id__in=ids)
+        for approval in found.select_related("approver", "event__actor"):
+            approvals.setdefault(approval.object_id, []).append(approval)
+    editors: dict[int, int | None] = {}
+    if company.block_self_approval:
+        # Oldest first, so the last edit of each item wins (the same on SQLite and PostgreSQL).
+        editors = dict(
+            ErpEvent.objects.filter(
+                content_type=content_type,
+                object_id__in=ids,
+                action__in=[ErpAction.CREATE, ErpAction.EDIT],
+            )
+            .order_by("id")
+            .values_list("object_id", "actor_id")
         )
-        .order_by("id")
-        .values_list("object_id", "actor_id")
-    )
     return {
         item.pk: ApprovalState(
             requirement=requirement_for(amounts.get(item.pk), rules),
@@ -130,6 +146,42 @@ def approval_states(items: Sequence[ErpItem]) -> dict[int, ApprovalState]:
 
 def approval_state(item: ErpItem) -> ApprovalState:
     return approval_states([item])[item.pk]
+
+
+def accept_decisions(
+    items: Sequence[ErpItem],
+    user: Any,
+    membership: CompanyMembership | None,
+    company: Company,
+    states: dict[int, ApprovalState] | None = None,
+) -> dict[int, Decision]:
+    """{item id: the user's Accept decision} for a page of items of one kind of `company`:
+    what item.erp_decide(ErpAction.ACCEPT, user) answers, with every reason, at the cost of
+    approval_states for the whole page (`states`, when the caller has them) instead of a few
+    queries per item. `membership` is the user's, read once with its export rights."""
+    if membership is not None:
+        prefetch_related_objects([membership], "export_rights")  # once; no-op when done
+    if states is None:
+        states = approval_states(items, company)
+    supported = items[0].erp_kind in adapter_class_for(company).supports if items else True
+    decisions = {}
+    for item in items:
+        # Each row's company is this one: say so, so the reasons below read no row again.
+        item.erp_project.company = company
+        refusals: list[Refusal] = []
+        if item.erp_state not in AWAITING_APPROVAL:
+            refusals.append(Refusal(RefusalKind.STATE, item.erp_state_refusal(ErpAction.ACCEPT)))
+        if not supported:
+            refusals.append(Refusal(RefusalKind.PRECONDITION, item._unsupported_message()))
+        if refusals:  # as erp_decide: the state rules it out, the policy would only add noise
+            if not approves_kind(membership, item.erp_kind):
+                refusals.append(
+                    Refusal(RefusalKind.PERMISSION, approver_required(item.erp_kind_label))
+                )
+        else:
+            refusals += accept_refusals(item, user, membership, states[item.pk])
+        decisions[item.pk] = Decision(action=ErpAction.ACCEPT, refusals=tuple(refusals))
+    return decisions
 
 
 def membership_of(user: Any, company: Company) -> CompanyMembership | None:

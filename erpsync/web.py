@@ -14,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from erpsync.approval import approval_state
 from erpsync.models import ErpItem
 from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
-from erpsync.states import ErpAction, ErpActionRefused, ItemLocked
+from erpsync.states import AWAITING_APPROVAL, ErpAction, ErpActionRefused, ItemLocked
 
 SENDER_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {
     ErpAction.SEND: erp_send,
@@ -83,6 +84,8 @@ def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
         "buttons": sender_buttons(item, user),
         "action_base": page_url + "erp/",
         "history": history_rows(item),
+        # The ribbon of a partly approved item says how far it got, and who approved.
+        "approval": approval_state(item) if item.erp_state in AWAITING_APPROVAL else None,
     }
 
 

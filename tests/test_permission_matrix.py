@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from erpsync.models import ErpEvent
+from erpsync.models import ApprovalRule, ErpEvent, KindPolicy
 from invoicing.models import InvoiceLine, OwnerInvoice, PrimeContract
-from projects.models import Project
+from projects.models import Company, OutOfOffice, Project
 from subjobs.models import SubJob
 
 
@@ -172,3 +172,61 @@ def test_each_role_sees_only_what_it_may(seeded: None, db: None, role: str, view
         assert response.status_code == 200, (role, view)
     else:
         assert response.status_code == (404 if role == "outsider" else 403), (role, view)
+
+
+# ----- the company's approval policy pages -------------------------------------------------------
+
+COMPANY_ROLES = ["admin", "approver", "controller", "viewer", "collab", "outsider"]
+# Demo Builders: approver and controller are ERP tool Admins and approvers; admin and viewer
+# Read Only on the tool; collab no level; outsider is of another company (404).
+COMPANY_PAGES: dict[str, tuple[str, set[str]]] = {
+    "approval policy": ("settings_approval_policy", {"approver", "controller"}),
+    "out of office": ("out_of_office", {"approver", "controller"}),
+}
+
+
+def policy_fingerprint() -> tuple[Any, ...]:
+    return (
+        tuple(
+            Company.objects.order_by("pk").values_list("block_self_approval", "remind_after_days")
+        ),
+        tuple(KindPolicy.objects.order_by("pk").values_list("kind", "direct_export")),
+        tuple(ApprovalRule.objects.order_by("pk").values_list("kind", "min_amount")),
+        tuple(OutOfOffice.objects.order_by("pk").values_list("membership", "starts_on")),
+        ErpEvent.objects.count(),
+    )
+
+
+@pytest.mark.parametrize("role", COMPANY_ROLES)
+@pytest.mark.parametrize("page", sorted(COMPANY_PAGES))
+def test_each_role_opens_the_policy_pages_only_if_allowed(
+    seeded: None, db: None, role: str, page: str
+) -> None:
+    name, allowed = COMPANY_PAGES[page]
+    response = client_for(role).get(reverse(name, args=["demo-builders"]))
+    expected = 200 if role in allowed else 404 if role == "outsider" else 403
+    assert response.status_code == expected, (role, page, response.status_code)
+
+
+@pytest.mark.parametrize("role", COMPANY_ROLES)
+def test_each_role_changes_the_policy_only_if_allowed(seeded: None, db: None, role: str) -> None:
+    rule = ApprovalRule.objects.get(company__slug="demo-builders")
+    posts = [
+        ("settings_approval_policy", [], {"remind_after_days": "3", "escalate_after_days": "6"}),
+        (
+            "settings_rule_add",
+            ["owner_invoice"],
+            {"rule-owner_invoice-min_amount": "5", "rule-owner_invoice-approvals_required": "2"},
+        ),
+        ("settings_rule_remove", [rule.pk], {}),
+    ]
+    client = client_for(role)
+    for name, args, data in posts:
+        before = policy_fingerprint()
+        response = client.post(reverse(name, args=["demo-builders", *args]), data)
+        if role in ("approver", "controller"):
+            assert response.status_code == 302, (role, name, response.status_code)
+            assert policy_fingerprint() != before, name
+        else:
+            assert response.status_code == (404 if role == "outsider" else 403), (role, name)
+            assert policy_fingerprint() == before, f"{role} changed the policy with {name}"

@@ -119,3 +119,8 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"Approval of version {self.version} by {self.approver}"
+
+    @property
+    def approver_name(self) -> str:
+        """Who approved; a delegate as "Pat Approver for Sam Controller" (as its audit row)."""
+        return self.event.actor_name

@@ -60,8 +60,18 @@ class ErpEvent(models.Model):
 
     @property
     def done_label(self) -> str:
-        """What happened, in the past tense ("Rejected", "Retrieved from ERP")."""
-        return DONE_LABELS.get(self.action, self.get_action_display())
+        """What happened, in the past tense ("Rejected", "Retrieved from ERP", "Approved (1 of
+        2 approvals)", "Accepted — exported directly (Direct Export, no approval)")."""
+        label = DONE_LABELS.get(self.action, self.get_action_display())
+        details = self.details or {}
+        if details.get("direct_export"):
+            if self.action == ErpAction.ACCEPT:
+                return f"{label} — exported directly (Direct Export, no approval)"
+            return f"{label} (Direct Export)"
+        progress = details.get("approval")
+        if progress and self.action in (ErpAction.APPROVE, ErpAction.ACCEPT):
+            return f"{label} ({progress} approvals)"
+        return label
 
     @property
     def actor_name(self) -> str:

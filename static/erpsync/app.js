@@ -125,3 +125,38 @@ document.addEventListener("click", function (event) {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onReady);
   else onReady();
 })();
+
+// A (?) tooltip inside a table that scrolls sideways would be cut off at the table's edge:
+// while it shows, it is placed in the window itself, below its (?) (above when there is no
+// room), never past the window's sides. CSSOM writes are allowed under the page's CSP.
+(function () {
+  "use strict";
+
+  var MARGIN = 8;
+
+  function place(why) {
+    var tip = why.querySelector(".tooltip");
+    if (!tip || !why.closest(".table-wrap")) return;
+    tip.classList.add("floating");
+    var mark = why.getBoundingClientRect();
+    var width = tip.offsetWidth, height = tip.offsetHeight;
+    var left = Math.min(mark.left, window.innerWidth - width - MARGIN);
+    var top = mark.bottom + 4;
+    if (top + height > window.innerHeight - MARGIN && mark.top - height - 4 > MARGIN) {
+      top = mark.top - height - 4;
+    }
+    tip.style.left = Math.max(MARGIN, left) + "px";
+    tip.style.top = top + "px";
+  }
+
+  function from(event) {
+    var why = event.target.closest && event.target.closest(".why");
+    if (why) place(why);
+  }
+
+  document.addEventListener("mouseover", from);
+  document.addEventListener("focusin", from);
+  window.addEventListener("scroll", function () {
+    document.querySelectorAll(".why:hover, .why:focus, .why:focus-within").forEach(place);
+  }, true);
+})();

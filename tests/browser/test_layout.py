@@ -36,6 +36,8 @@ def page_urls() -> dict[str, dict[str, str]]:
     invoice = OwnerInvoice.objects.filter(prime_contract__project=project).order_by("pk").first()
     assert invoice is not None
     contract = invoice.prime_contract
+    # Waiting for its second approval: the ribbon and the preview say how far it got.
+    partly = OwnerInvoice.objects.get(prime_contract=contract, number="INV-008")
     # A long unbroken description once made the invoice page 3,658 px wide.
     InvoiceLine.objects.filter(invoice=invoice).update(description=UNBROKEN[:300])
     slug = demo.slug
@@ -51,6 +53,7 @@ def page_urls() -> dict[str, dict[str, str]]:
             "contract": reverse("contract_detail", args=[project.pk, contract.pk]),
             "contract-invoices": reverse("contract_invoices", args=[project.pk, contract.pk]),
             "invoice": reverse("invoice_detail", args=[project.pk, invoice.pk]),
+            "invoice-partly-approved": reverse("invoice_detail", args=[project.pk, partly.pk]),
             "invoicing": reverse("invoicing", args=[project.pk]),
             "project-directory": reverse("project_members", args=[project.pk]),
             "company-directory": reverse("company_members", args=[slug]),
@@ -67,11 +70,14 @@ def page_urls() -> dict[str, dict[str, str]]:
             "history": reverse("erp_queue", args=[slug, "owner_invoice", "history"]),
             "preview-invoice": reverse("erp_item", args=[slug, "owner_invoice", invoice.pk]),
             "preview-sub-job": reverse("erp_item", args=[slug, "sub_job", sub_job.pk]),
+            "preview-partly-approved": reverse("erp_item", args=[slug, "owner_invoice", partly.pk]),
             "accountants": reverse("company_accountants", args=[slug]),
             "settings": reverse("settings_home", args=[slug]),
             "settings-dictionary": reverse("settings_dictionary", args=[slug]),
             "settings-adapter": reverse("settings_adapter", args=[slug]),
             "settings-members": reverse("settings_members", args=[slug]),
+            "settings-approval-policy": reverse("settings_approval_policy", args=[slug]),
+            "out-of-office": reverse("out_of_office", args=[slug]),
             "audit-log": reverse("audit_log", args=[slug]),
         },
     }
