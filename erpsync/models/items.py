@@ -375,9 +375,14 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
             sent = f"Sent to ERP at {when(self.erp_sent_at)} by {display_name(self.erp_sent_by)}"
             if user is None or self.erp_sender_may(user):
                 return f"{sent}: retrieve it to edit."
+            waits = (
+                "it waits for another approval"
+                if state == ErpState.PARTIALLY_APPROVED
+                else "it waits for an accounting approver"
+            )
             return (
-                f"{sent}: it waits for an accounting approver. It can be edited again once "
-                "its sender retrieves it or an approver rejects it."
+                f"{sent}: {waits}. It can be edited again once its sender retrieves it or an "
+                "approver rejects it."
             )
         if state == ErpState.ACCEPTED:
             return (
