@@ -27,7 +27,7 @@ from erpsync import ops
 from erpsync.web import refused
 from projects.admin import CompanyAdmin as ProjectsCompanyAdmin
 from projects.admin import CompanyMembershipAdmin as ProjectsCompanyMembershipAdmin
-from projects.models import Company, CompanyMembership
+from projects.models import Company, CompanyMembership, ExportRight, OutOfOffice
 
 SETTINGS_ELSEWHERE = (
     "Change the ERP adapter and its settings on the company's settings page "
@@ -161,6 +161,13 @@ class CompanyMembershipAdmin(RefusingAdminMixin, ProjectsCompanyMembershipAdmin)
         )
         # The admin goes on with its own instance (the response, its history entry).
         obj.pk, obj._state.adding = created.pk, False
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A member's export rights and absences are theirs and go with them; the admin shows
+        # those models read only, which would otherwise forbid removing the member at all.
+        perms_needed -= {str(m._meta.verbose_name) for m in (ExportRight, OutOfOffice)}
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         membership_admin_delete(membership=obj, user=request.user)
