@@ -14,4 +14,5 @@ class ItemCursor(CursorPagination):
 
 
 class EventCursor(ItemCursor):
-    ordering = "-pk"
+    # Newest first, as the audit log page, on the (company, created_at) index.
+    ordering = ("-created_at", "-pk")

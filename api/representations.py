@@ -4,16 +4,23 @@ payloads. A page of items costs the same few queries at any size."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import prefetch_related_objects
 from django.urls import reverse
 
 from api.access import kind_path
+from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
 from erpsync.models import ErpEvent, ErpItem, display_name
 from erpsync.selectors import erp_history
 from erpsync.states import ErpAction
+from invoicing.models import OwnerInvoice
+from projects.models import Company, Project, ProjectMembership
+from projects.permissions import manages_owner_invoices, manages_sub_jobs
+from subjobs.models import SubJob
 
 
 def _person(user: Any, at: Any) -> dict[str, Any] | None:
@@ -50,8 +57,8 @@ def _snapshots(items: Sequence[ErpItem]) -> dict[int, dict[str, Any] | None]:
     return found
 
 
-def item_url(item: ErpItem) -> str:
-    company = item.erp_company
+def item_url(item: ErpItem, company: Company | None = None) -> str:
+    company = company or item.erp_company
     return reverse(
         f"api:{item.erp_kind}-detail",
         kwargs={"company": company.slug, "pk": item.pk},
@@ -59,15 +66,17 @@ def item_url(item: ErpItem) -> str:
 
 
 def _payload(
-    item: ErpItem, snapshot: dict[str, Any] | None, approval: ApprovalState | None
+    item: ErpItem,
+    company: Company,
+    snapshot: dict[str, Any] | None,
+    approval: ApprovalState | None,
 ) -> dict[str, Any]:
     project = item.erp_project
-    company = item.erp_company
     return {
         "kind": item.erp_kind,
         "id": item.pk,
         "title": item.erp_title,
-        "url": item_url(item),
+        "url": item_url(item, company),
         "page_url": item.get_absolute_url(),
         "company": company.slug,
         "project": {"id": project.pk, "number": project.number, "name": project.name},
@@ -96,13 +105,20 @@ def _payload(
     }
 
 
-def item_payloads(items: Sequence[ErpItem]) -> list[dict[str, Any]]:
-    """Items of one kind and one company, as the API lists them."""
+def item_payloads(
+    items: Sequence[ErpItem], company: Company | None = None
+) -> list[dict[str, Any]]:
+    """Items of one kind and one company (`company`, when the caller has it), as the API lists
+    them."""
     if not items:
         return []
+    # One company for the page: each row's own path to it would cost a query per row.
+    company = company or items[0].erp_company
     snapshots = _snapshots(items)
-    states = approval_states(items, items[0].erp_company)
-    return [_payload(item, snapshots.get(item.pk), states.get(item.pk)) for item in items]
+    states = approval_states(items, company)
+    return [
+        _payload(item, company, snapshots.get(item.pk), states.get(item.pk)) for item in items
+    ]
 
 
 def history(item: ErpItem) -> list[dict[str, Any]]:
@@ -130,4 +146,120 @@ def item_payload(item: ErpItem, *, with_history: bool = False) -> dict[str, Any]
     return payload
 
 
-__all__ = ["item_payload", "item_payloads", "item_url", "kind_path"]
+# ----- what some endpoints add to an item, and the other resources ------------------------
+
+
+def _money(value: Decimal) -> str:
+    # Money is a string with its cents ("1234.50"), never a float: JSON numbers lose cents.
+    return str(value)
+
+
+def sub_job_fields(sub_job: SubJob) -> dict[str, Any]:
+    """A sub job's own fields as they are now (the snapshot is what was last submitted)."""
+    return {
+        "code": sub_job.code,
+        "name": sub_job.name,
+        "status": sub_job.status,
+        "status_label": sub_job.get_status_display(),
+        "created_at": _iso(sub_job.created_at),
+        "updated_at": _iso(sub_job.updated_at),
+    }
+
+
+def invoice_fields(invoice: OwnerInvoice) -> dict[str, Any]:
+    """An owner invoice as it is now: contract, billing period, lines and totals (one query
+    for the lines)."""
+    contract, period = invoice.prime_contract, invoice.billing_period
+    prefetch_related_objects([invoice], "lines")
+    lines = list(invoice.lines.all())
+    totals = invoice.totals()  # from the prefetched lines, the model's own sums
+    return {
+        "number": invoice.number,
+        "status": invoice.status,
+        "status_label": invoice.get_status_display(),
+        "prime_contract": {
+            "id": contract.pk,
+            "number": contract.number,
+            "title": contract.title,
+            "owner_client": contract.owner_client,
+            "status": contract.status,
+        },
+        "billing_period": None
+        if period is None
+        else {
+            "id": period.pk,
+            "number": period.number,
+            "start_date": period.start_date.isoformat(),
+            "end_date": period.end_date.isoformat(),
+            "due_date": period.due_date.isoformat(),
+        },
+        "lines": [
+            {
+                "id": line.pk,
+                "position": line.position,
+                "description": line.description,
+                "scheduled_value": _money(line.scheduled_value),
+                "work_completed_this_period": _money(line.work_completed_this_period),
+                "materials_stored": _money(line.materials_stored),
+                "retainage_percent": str(line.retainage_percent),
+                "retainage_amount": _money(line.retainage_amount),
+                "amount_due": _money(line.amount_due),
+            }
+            for line in lines
+        ],
+        "totals": {key: _money(value) for key, value in totals.items()},
+        "amount_due": _money(totals["amount_due"]),
+        "created_at": _iso(invoice.created_at),
+        "updated_at": _iso(invoice.updated_at),
+    }
+
+
+def project_payload(project: Project, membership: ProjectMembership | None) -> dict[str, Any]:
+    """A project, with what the user may do on it (their project membership, if any)."""
+    return {
+        "id": project.pk,
+        "number": project.number,
+        "name": project.name,
+        "erp_synced": project.erp_synced,
+        "erp_job_id": project.erp_job_id or None,
+        "member": membership is not None,
+        "manages_sub_jobs": manages_sub_jobs(membership),
+        "manages_owner_invoices": manages_owner_invoices(membership),
+    }
+
+
+def event_payload(row: AuditRow) -> dict[str, Any]:
+    """One row of the company audit log, as the page shows it."""
+    event = row.event
+    obj = event.item
+    return {
+        "id": event.pk,
+        "at": event.created_at.isoformat(),
+        "kind": row.kind,
+        "object": {
+            "type": row.item_filter.partition(":")[0] if row.item_filter else None,
+            "id": event.object_id,
+            "name": row.item,
+            "url": item_url(obj) if isinstance(obj, ErpItem) else None,
+        },
+        "action": event.action,
+        "action_label": row.action,
+        "from_state": event.from_state or None,
+        "to_state": event.to_state or None,
+        "actor": {"id": event.actor_id, "name": event.actor_name},
+        "reason": event.reason or None,
+        "version": event.version,
+        "changes": [{"field": field, "old": old, "new": new} for field, old, new in row.changes],
+    }
+
+
+__all__ = [
+    "event_payload",
+    "invoice_fields",
+    "item_payload",
+    "item_payloads",
+    "item_url",
+    "kind_path",
+    "project_payload",
+    "sub_job_fields",
+]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from erpsync.states import ErpState
+from erpsync.services import REASON_MAX
+from erpsync.states import ErpAction, ErpState
+from invoicing.models import InvoiceStatus
+from subjobs.models import SUB_JOB_CODE_MAX, SUB_JOB_NAME_MAX, SubJobStatus
 
 MAX_VERSION = 2**31 - 1
+# A bulk decision's items: a month-end batch, in one request that still answers in seconds.
+MAX_BULK = 500
 
 
 class PersonSerializer(serializers.Serializer):
@@ -105,3 +112,229 @@ class ProblemSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False)
     acted_by = serializers.CharField(required=False, allow_null=True)
     acted_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+# ----- sub jobs, invoices, projects, bulk decisions and the audit log ----------------------
+
+MAX_ID = 2**63 - 1
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body whose unknown fields are refused (422), not silently ignored: a typo in
+    an integration must not pass for a change that was made."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field: it cannot be set here."] for name in unknown}
+                )
+        return attrs
+
+
+class SubJobFieldsSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The Sub Job ID, unique in the project (any case).")
+    name = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=SubJobStatus.choices, help_text="Approved before it can be sent to ERP."
+    )
+    status_label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SubJobDetailSerializer(ItemDetailSerializer):
+    sub_job = SubJobFieldsSerializer(help_text="The sub job as it is now.")
+
+
+class SubJobCreateSerializer(StrictSerializer):
+    code = serializers.CharField(max_length=SUB_JOB_CODE_MAX, help_text="The Sub Job ID.")
+    name = serializers.CharField(max_length=SUB_JOB_NAME_MAX)
+
+
+class SubJobUpdateSerializer(StrictSerializer):
+    code = serializers.CharField(
+        max_length=SUB_JOB_CODE_MAX, required=False, allow_blank=True, help_text="The Sub Job ID."
+    )
+    name = serializers.CharField(max_length=SUB_JOB_NAME_MAX, required=False, allow_blank=True)
+    seen_event = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_ID,
+        required=False,
+        help_text=(
+            "Optional: the id of the newest `history` entry you read (or send the detail's "
+            "`ETag` as `If-Match`). If the sub job changed since, the edit is refused with "
+            "409 (412 with If-Match) and what changed, instead of overwriting it."
+        ),
+    )
+
+
+class MoneyField(serializers.CharField):
+    """A Decimal amount as a string with its cents ("1234.50")."""
+
+
+class ContractRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    owner_client = serializers.CharField()
+    status = serializers.CharField()
+
+
+class BillingPeriodSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    due_date = serializers.DateField()
+
+
+class InvoiceLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    description = serializers.CharField()
+    scheduled_value = MoneyField()
+    work_completed_this_period = MoneyField()
+    materials_stored = MoneyField()
+    retainage_percent = serializers.CharField(help_text='A percentage, e.g. "10.00".')
+    retainage_amount = MoneyField()
+    amount_due = MoneyField()
+
+
+class InvoiceTotalsSerializer(serializers.Serializer):
+    scheduled_value = MoneyField()
+    work_completed_this_period = MoneyField()
+    materials_stored = MoneyField()
+    retainage = MoneyField()
+    amount_due = MoneyField()
+
+
+class InvoiceFieldsSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=InvoiceStatus.choices)
+    status_label = serializers.CharField()
+    prime_contract = ContractRefSerializer()
+    billing_period = BillingPeriodSerializer(allow_null=True)
+    lines = InvoiceLineSerializer(many=True)
+    totals = InvoiceTotalsSerializer()
+    amount_due = MoneyField(help_text="The lines' amounts due, summed.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class OwnerInvoiceDetailSerializer(ItemDetailSerializer):
+    invoice = InvoiceFieldsSerializer(
+        help_text="The invoice as it is now; `snapshot` is what was submitted for approval."
+    )
+
+
+class ProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    name = serializers.CharField()
+    erp_synced = serializers.BooleanField()
+    erp_job_id = serializers.CharField(allow_null=True)
+    member = serializers.BooleanField(help_text="You are a member of the project.")
+    manages_sub_jobs = serializers.BooleanField(
+        help_text="You may create, edit, approve and send its sub jobs."
+    )
+    manages_owner_invoices = serializers.BooleanField(
+        help_text="You may edit and send its owner invoices."
+    )
+
+
+class BulkItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    version = serializers.IntegerField(
+        min_value=1, max_value=MAX_VERSION, required=False, help_text="Not needed here."
+    )
+
+
+class BulkAcceptItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VERSION,
+        help_text="The version you reviewed: a newer one is skipped with its reason.",
+    )
+
+
+class BulkSerializer(StrictSerializer):
+    items = BulkItemSerializer(many=True, max_length=MAX_BULK)
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not items:
+            raise serializers.ValidationError("Choose at least one item.")
+        seen: set[int] = set()
+        for item in items:
+            if item["id"] in seen:
+                raise serializers.ValidationError(f"Item {item['id']} is listed twice.")
+            seen.add(item["id"])
+        return items
+
+
+class BulkAcceptSerializer(BulkSerializer):
+    items = BulkAcceptItemSerializer(many=True, max_length=MAX_BULK)
+
+
+class BulkRejectSerializer(BulkSerializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=REASON_MAX,
+        help_text="Why: required; every sender is emailed it.",
+    )
+
+
+class BulkOutcomeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    done = serializers.BooleanField()
+    state = serializers.ChoiceField(
+        choices=ErpState.choices, allow_null=True, help_text="null: no such item."
+    )
+    message = serializers.CharField(help_text="What was done, or why the item was skipped.")
+    progress = serializers.CharField(
+        allow_null=True, help_text="An approval of several: '1 of 2' (the item is partly approved)."
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    done = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    summary = serializers.CharField()
+    results = BulkOutcomeSerializer(many=True)
+
+
+class EventObjectSerializer(serializers.Serializer):
+    type = serializers.CharField(
+        allow_null=True, help_text="An item's kind (sub_job, …), company or directory."
+    )
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="The item in the API.")
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.CharField()
+    new = serializers.CharField()
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    object = EventObjectSerializer()
+    action = serializers.ChoiceField(choices=ErpAction.choices)
+    action_label = serializers.CharField()
+    from_state = serializers.CharField(allow_null=True)
+    to_state = serializers.CharField(allow_null=True)
+    actor = PersonSerializer()
+    reason = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    changes = ChangeSerializer(many=True)

@@ -97,6 +97,8 @@ class ItemViewSet(viewsets.ViewSet):
     """Items of one kind: the subclass per kind sets `kind_key` (see api.urls)."""
 
     kind_key: ClassVar[str]
+    # (method, URL segment) of a kind's own POST actions on one item, routed by api.urls.
+    item_actions: ClassVar[tuple[tuple[str, str], ...]] = ()
     pagination_class = ItemCursor
 
     def _kind(self, company: Any) -> Kind:
@@ -119,7 +121,7 @@ class ItemViewSet(viewsets.ViewSet):
         rows = _list_filter(request, self._kind(access.company), access.company)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self) or []
-        return paginator.get_paginated_response(item_payloads(page))
+        return paginator.get_paginated_response(item_payloads(page, access.company))
 
     @extend_schema(responses={200: ItemDetailSerializer, **PROBLEMS})
     def retrieve(self, request: Request, company: str, pk: int) -> Response:
