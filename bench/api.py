@@ -1,0 +1,195 @@
+"""Time the API's queue list endpoint with 10,000 pending items (the first page, and a page
+deep in the queue through the cursor) and a bulk accept of 500 items through the API.
+
+    .venv/bin/python bench/api.py [--items 10000] [--runs 30] [--bulk 500]
+
+As bench/queue_page.py: it creates (and afterwards drops) its own PostgreSQL database,
+erpsync_bench_api by default (BENCH_DATABASE_URL overrides the server and name), and runs
+without a broker, so Celery tasks run eagerly: each accepted item's export to the sandbox ERP
+runs inside the bulk request, after its own transaction commits. It prints the figures and
+the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erpsync_bench_api"
+)
+os.environ["DATABASE_URL"] = DATABASE_URL
+# Eager tasks, whatever the shell says: the figures must not depend on a worker's backlog.
+os.environ.pop("CELERY_BROKER_URL", None)
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+os.environ.setdefault("DEBUG", "true")  # plain HTTP for the test client; timings use DEBUG off
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erpsync.settings")
+
+
+def _admin_url() -> str:
+    return urlsplit(DATABASE_URL)._replace(path="/postgres").geturl()
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database() -> None:
+    import psycopg
+
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def timed(client: Any, target: str, runs: int) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        response = client.get(target)
+        seconds.append(time.perf_counter() - begin)
+        assert response.status_code == 200, response.content[:300]
+    return sorted(seconds)
+
+
+def with_page_size(link: str, size: int) -> str:
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return parts._replace(query=urlencode({**query, "page_size": size})).geturl()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--bulk", type=int, default=500)
+    args = parser.parse_args()
+
+    recreate_database()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core import signals
+    from django.core.management import call_command
+    from django.db import close_old_connections, connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["testserver"]
+    # As under the test runner: one connection for the whole run, so that a request's queries
+    # can be counted on it.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    call_command("migrate", verbosity=0)
+
+    from api.services import token_create
+    from subjobs.models import SubJob
+    from tests import factories as f
+    from tests.bulk import pending_sub_jobs, send_events
+
+    company = f.CompanyFactory(slug="bench-api")
+    project = f.ProjectFactory(company=company, erp_synced=True, erp_job_id="JOB-A")
+    sender = f.member(project, admin=True)
+    approver = f.approver(company)
+    started = time.perf_counter()
+    pending_sub_jobs(project, sender, args.items)
+    send_events(project, sender)  # the snapshots the exports send
+    print(f"loaded {args.items} pending sub jobs in {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # what autovacuum does soon after a bulk load
+
+    _, raw = token_create(user=approver, company=company, name="bench", expires_in_days=1)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    first = f"/api/v1/companies/{company.slug}/sub-jobs/?queue=ready"
+
+    # A page deep in the queue: walk there by the cursor, 500 items a step, then ask for a
+    # page of the default 50 from that place.
+    link, depth = with_page_size(first, 500), 0
+    while depth + 500 < args.items - 500:
+        answer = client.get(link).json()
+        depth += len(answer["results"])
+        link = answer["next"]
+    deep = with_page_size(link, 50)
+    assert len(client.get(deep).json()["results"]) == 50
+
+    for warm in (first, deep):
+        client.get(warm)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(first)
+    queries = len(captured)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(deep)
+    deep_queries = len(captured)
+    top, bottom = timed(client, first, args.runs), timed(client, deep, args.runs)
+    p95 = max(0, int(args.runs * 0.95) - 1)
+    print(f"machine: {machine()}; PostgreSQL at {urlsplit(DATABASE_URL).netloc}")
+    print(
+        f"API queue list (GET …/sub-jobs/?queue=ready), {args.items} pending, first page of 50: "
+        f"median {statistics.median(top) * 1000:.1f} ms, p95 {top[p95] * 1000:.1f} ms over "
+        f"{args.runs} requests, {queries} SQL queries"
+    )
+    print(
+        f"the same, a page of 50 from item {depth + 1} (cursor): median "
+        f"{statistics.median(bottom) * 1000:.1f} ms, p95 {bottom[p95] * 1000:.1f} ms over "
+        f"{args.runs} requests, {deep_queries} SQL queries"
+    )
+
+    chosen = list(
+        SubJob.objects.filter(project=project, erp_state="pending")
+        .order_by("pk")
+        .values_list("pk", "erp_version")[: args.bulk]
+    )
+    body = {"items": [{"id": pk, "version": version} for pk, version in chosen]}
+    begin = time.perf_counter()
+    response = client.post(
+        f"/api/v1/companies/{company.slug}/sub-jobs/bulk/accept/", body, format="json"
+    )
+    elapsed = time.perf_counter() - begin
+    assert response.status_code == 200, response.content[:500]
+    answer = response.json()
+    states = [r["state"] for r in answer["results"]]
+    assert answer["done"] == len(chosen), answer["summary"][:500]
+    print(
+        f"API bulk accept of {len(chosen)} items in one request: {elapsed:.2f} s "
+        f"({elapsed / len(chosen) * 1000:.1f} ms per item, each in its own transaction, its "
+        f"export run eagerly after it): {states.count('synced')} synced, "
+        f"{states.count('accepted')} still exporting, "
+        f"{states.count('export_failed')} failed"
+    )
+    connection.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        drop_database()
