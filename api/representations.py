@@ -105,9 +105,7 @@ def _payload(
     }
 
 
-def item_payloads(
-    items: Sequence[ErpItem], company: Company | None = None
-) -> list[dict[str, Any]]:
+def item_payloads(items: Sequence[ErpItem], company: Company | None = None) -> list[dict[str, Any]]:
     """Items of one kind and one company (`company`, when the caller has it), as the API lists
     them."""
     if not items:
@@ -116,9 +114,7 @@ def item_payloads(
     company = company or items[0].erp_company
     snapshots = _snapshots(items)
     states = approval_states(items, company)
-    return [
-        _payload(item, company, snapshots.get(item.pk), states.get(item.pk)) for item in items
-    ]
+    return [_payload(item, company, snapshots.get(item.pk), states.get(item.pk)) for item in items]
 
 
 def history(item: ErpItem) -> list[dict[str, Any]]:

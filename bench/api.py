@@ -31,6 +31,7 @@ os.environ["DATABASE_URL"] = DATABASE_URL
 # Eager tasks, whatever the shell says: the figures must not depend on a worker's backlog.
 os.environ.pop("CELERY_BROKER_URL", None)
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per eager export
 os.environ.setdefault("DEBUG", "true")  # plain HTTP for the test client; timings use DEBUG off
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erpsync.settings")
 
@@ -65,7 +66,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load {load}"
 
 
 def timed(client: Any, target: str, runs: int) -> list[float]:
