@@ -3,6 +3,7 @@ creating sub jobs, or the queues' `project` filter)."""
 
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import views
 from rest_framework.request import Request
@@ -44,7 +45,7 @@ class ProjectListView(views.APIView):
             rows = rows.filter(memberships__user=request.user)
         search = request.query_params.get("q", "").strip()[:SEARCH_MAX]
         if search:
-            rows = rows.filter(number__icontains=search) | rows.filter(name__icontains=search)
+            rows = rows.filter(Q(number__icontains=search) | Q(name__icontains=search))
         paginator = self.pagination_class()
         page: list[Project] = paginator.paginate_queryset(rows, request, view=self) or []
         mine = {
