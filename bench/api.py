@@ -1,13 +1,14 @@
 """Time the API's queue list endpoint with 10,000 pending items (the first page, and a page
 deep in the queue through the cursor) and a bulk accept of 500 items through the API.
 
-    .venv/bin/python bench/api.py [--items 10000] [--runs 30] [--bulk 500]
+    .venv/bin/python bench/api.py [--items 10000] [--runs 30] [--bulk 500] [--broker URL]
 
 As bench/queue_page.py: it creates (and afterwards drops) its own PostgreSQL database,
 erpsync_bench_api by default (BENCH_DATABASE_URL overrides the server and name), and runs
 without a broker, so Celery tasks run eagerly: each accepted item's export to the sandbox ERP
-runs inside the bulk request, after its own transaction commits. It prints the figures and
-the machine.
+runs inside the bulk request, after its own transaction commits. With --broker, a second
+bulk accept queues the exports on that Redis instead (nobody consumes them; purged after),
+which times the decisions alone. It prints the figures and the machine.
 """
 
 from __future__ import annotations
@@ -86,11 +87,77 @@ def with_page_size(link: str, size: int) -> str:
     return parts._replace(query=urlencode({**query, "page_size": size})).geturl()
 
 
+def bulk_accept(client: Any, company: Any, project: Any, size: int, exports: str) -> None:
+    from subjobs.models import SubJob
+
+    chosen = list(
+        SubJob.objects.filter(project=project, erp_state="pending")
+        .order_by("pk")
+        .values_list("pk", "erp_version")[:size]
+    )
+    body = {"items": [{"id": pk, "version": version} for pk, version in chosen]}
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        begin = time.perf_counter()
+        response = client.post(
+            f"/api/v1/companies/{company.slug}/sub-jobs/bulk/accept/", body, format="json"
+        )
+        elapsed = time.perf_counter() - begin
+    assert response.status_code == 200, response.content[:500]
+    answer = response.json()
+    states = [r["state"] for r in answer["results"]]
+    assert answer["done"] == len(chosen), answer["summary"][:500]
+    print(
+        f"API bulk accept of {len(chosen)} items in one request: {elapsed:.2f} s "
+        f"({elapsed / len(chosen) * 1000:.1f} ms per item, each in its own transaction, "
+        f"{exports}): {states.count('synced')} synced, {states.count('accepted')} exporting, "
+        f"{states.count('export_failed')} failed; {len(captured) / len(chosen):.1f} SQL "
+        "statements per item"
+    )
+
+
+def page_bulk_accept(approver: Any, company: Any, project: Any, size: int) -> None:
+    """The same through the page (approvals.views.erp_bulk), in the same run, to compare."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from subjobs.models import SubJob
+
+    chosen = list(
+        SubJob.objects.filter(project=project, erp_state="pending")
+        .order_by("pk")
+        .values_list("pk", "erp_version")[:size]
+    )
+    page = Client()
+    page.force_login(approver)
+    begin = time.perf_counter()
+    response = page.post(
+        reverse("erp_bulk", args=[company.slug, "sub_job"]),
+        {"decision": "accept", "selected": [f"{pk}:{version}" for pk, version in chosen]},
+    )
+    elapsed = time.perf_counter() - begin
+    done = SubJob.objects.filter(
+        pk__in=[pk for pk, _ in chosen], erp_state__in=["accepted", "synced"]
+    ).count()
+    assert response.status_code == 302 and done == len(chosen), (response.status_code, done)
+    print(
+        f"the same through the page (Ready to Export, Accept selected), in this run: "
+        f"{elapsed:.2f} s ({elapsed / len(chosen) * 1000:.1f} ms per item)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--bulk", type=int, default=500)
+    parser.add_argument(
+        "--broker",
+        help="also time a bulk accept whose exports are only queued, on this Redis "
+        "(e.g. redis://127.0.0.1:6379/7), purged afterwards",
+    )
     args = parser.parse_args()
 
     recreate_database()
@@ -113,7 +180,6 @@ def main() -> None:
     call_command("migrate", verbosity=0)
 
     from api.services import token_create
-    from subjobs.models import SubJob
     from tests import factories as f
     from tests.bulk import pending_sub_jobs, send_events
 
@@ -165,28 +231,18 @@ def main() -> None:
         f"{args.runs} requests, {deep_queries} SQL queries"
     )
 
-    chosen = list(
-        SubJob.objects.filter(project=project, erp_state="pending")
-        .order_by("pk")
-        .values_list("pk", "erp_version")[: args.bulk]
-    )
-    body = {"items": [{"id": pk, "version": version} for pk, version in chosen]}
-    begin = time.perf_counter()
-    response = client.post(
-        f"/api/v1/companies/{company.slug}/sub-jobs/bulk/accept/", body, format="json"
-    )
-    elapsed = time.perf_counter() - begin
-    assert response.status_code == 200, response.content[:500]
-    answer = response.json()
-    states = [r["state"] for r in answer["results"]]
-    assert answer["done"] == len(chosen), answer["summary"][:500]
-    print(
-        f"API bulk accept of {len(chosen)} items in one request: {elapsed:.2f} s "
-        f"({elapsed / len(chosen) * 1000:.1f} ms per item, each in its own transaction, its "
-        f"export run eagerly after it): {states.count('synced')} synced, "
-        f"{states.count('accepted')} still exporting, "
-        f"{states.count('export_failed')} failed"
-    )
+    bulk_accept(client, company, project, args.bulk, "its export run eagerly after it")
+    page_bulk_accept(approver, company, project, args.bulk)
+    if args.broker:
+        # The decisions alone: each export is only queued (to a broker nobody consumes here).
+        from erpsync.celery import app
+
+        app.conf.broker_url = args.broker
+        app.conf.task_always_eager = False
+        try:
+            bulk_accept(client, company, project, args.bulk, f"its export queued on {args.broker}")
+        finally:
+            app.control.purge()
     connection.close()
 
 
