@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,6 +142,16 @@ def deliveries(**filters: Any) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(**filters).order_by("pk"))
 
 
+def readme_snippet() -> dict[str, Any]:
+    """The names the README's Python snippet under "Event webhooks" defines."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Event webhooks", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    return namespace
+
+
 def disabled_emails(outbox: list[Any]) -> list[Any]:
     return [m for m in outbox if m.subject.startswith("Webhook disabled")]
 
@@ -200,6 +211,14 @@ def test_transitions_post_signed_events_that_a_receiver_verifies(
         )
         assert '"from the test receiver"' in row.last_response
     assert by_type["item.synced"].json()["data"]["item"]["erp_id"].startswith("SBX-")
+
+    # The README's verification snippet agrees, and refuses a wrong secret or an altered body.
+    readme_verify = readme_snippet()["verify"]
+    request = by_type["item.accepted"]
+    assert readme_verify(request.headers, request.body, receiver.secrets)
+    assert not readme_verify(request.headers, request.body, ["whsec_wrong"])
+    altered = request.body.replace(b"accepted", b"rejected")
+    assert not readme_verify(request.headers, altered, receiver.secrets)
 
 
 @pytest.mark.django_db(transaction=True)

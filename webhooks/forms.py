@@ -6,11 +6,12 @@ from typing import Any
 
 from django import forms
 
+from erpsync.forms import FullInput
 from webhooks.models import URL_LIMIT, EventType, WebhookSubscription
 from webhooks.services import NO_EVENTS
 
 
-class SubscriptionForm(forms.Form):
+class SubscriptionForm(FullInput, forms.Form):
     url = forms.CharField(
         label="URL",
         max_length=URL_LIMIT,
