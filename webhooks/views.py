@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.contrib import messages
@@ -137,7 +138,9 @@ def webhook_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         older=log[LOG_SIZE - 1].pk if len(log) > LOG_SIZE else None,
         paged=before is not None,
     )
-    context["breadcrumbs"].append((subscription.url, None))
+    # The host alone: a URL's path and query may be long and unbroken.
+    host = urlsplit(subscription.url).hostname or subscription.url
+    context["breadcrumbs"].append((f"Webhook to {host}", None))
     return render(request, "webhooks/detail.html", context, status=status)
 
 
