@@ -474,3 +474,29 @@ def test_a_timeout_or_a_closed_port_is_a_failed_try(
     row.refresh_from_db()
     assert row.last_status is None and row.last_error.startswith("Could not connect")
     assert row.state == DeliveryState.FAILED
+
+
+@pytest.mark.django_db
+def test_the_sweeper_takes_up_a_delivery_whose_queued_task_was_lost(
+    company: Any, sub_job: Any, admin: Any, erp_admin: Any, receiver: Receiver, settings: Any
+) -> None:
+    # This test's transaction never commits, so no task is queued: as if the publish was lost.
+    subscribe(company, erp_admin, receiver, ["item.sent"])
+    erp_send(item=sub_job, user=admin)
+    [row] = deliveries()
+    assert due_deliveries() == []  # fresh: the task its commit queued is sending it
+    WebhookDelivery.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.WEBHOOK_SWEEP_SECONDS + 1)
+    )
+    assert due_deliveries() == [row.pk]
+    # A worker holding it (a live lease) keeps it from the sweeper until the lease runs out.
+    WebhookDelivery.objects.filter(pk=row.pk).update(
+        lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    assert due_deliveries() == [] and deliver(row.pk) == "leased"
+    WebhookDelivery.objects.filter(pk=row.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert due_deliveries() == [row.pk]
+    assert deliver(row.pk) == "delivered" and receiver.count() == 1
+    assert due_deliveries() == [] and deliver(row.pk) == "already"
