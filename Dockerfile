@@ -24,6 +24,8 @@ COPY invoicing ./invoicing
 COPY approvals ./approvals
 COPY accounts ./accounts
 COPY companysettings ./companysettings
+COPY api ./api
+COPY webhooks ./webhooks
 COPY templates ./templates
 COPY static ./static
 
