@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "erpsync",
     "projects",
     "subjobs",
@@ -71,6 +74,7 @@ INSTALLED_APPS = [
     "approvals",
     "accounts",
     "companysettings",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +294,37 @@ if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:
     raise ImproperlyConfigured(
         f"ERP_DEFAULT_ADAPTER={ERP_DEFAULT_ADAPTER!r} is not one of {sorted(ERP_ADAPTERS)}."
     )
+
+# The REST API (api/): personal tokens or the session (with CSRF), JSON only, problem details.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.TokenScope",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "erpsync API",
+    "DESCRIPTION": (
+        "Send, review, accept, reject and export ERP items; read the queues and the audit "
+        "log. Authenticate with `Authorization: Bearer <token>` (a personal API token)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the local static files (drf-spectacular-sidecar), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # With DEBUG on, show Django's technical 404 and 500 pages instead of the app's own.
 ERPSYNC_TECHNICAL_ERROR_PAGES = env_bool("ERPSYNC_TECHNICAL_ERROR_PAGES", False)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("healthz/live", views.healthz_live, name="healthz_live"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
     path("", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("subjobs.urls")),

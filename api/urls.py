@@ -1,0 +1,52 @@
+"""/api/v1/: the schema and its docs (served locally), and one route set per kind of item."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+
+from api.access import kind_path
+from api.views.items import ItemViewSet
+from erpsync.kinds import erp_item_models
+
+app_name = "api"
+
+
+def _kind_routes() -> list[URLPattern]:
+    routes = []
+    for model in erp_item_models():
+        key = model.erp_kind
+        view = type(f"{model.__name__}ViewSet", (ItemViewSet,), {"kind_key": key})
+        base = f"companies/<slug:company>/{kind_path(key)}/"
+        routes += [
+            path(base, view.as_view({"get": "list"}), name=f"{key}-list"),
+            path(f"{base}<int:pk>/", view.as_view({"get": "retrieve"}), name=f"{key}-detail"),
+        ]
+        for name, segment in (
+            ("send", "send"),
+            ("resend", "resend"),
+            ("retrieve_from_erp", "retrieve"),
+            ("accept", "accept"),
+            ("reject", "reject"),
+            ("retry", "retry"),
+        ):
+            routes.append(
+                path(
+                    f"{base}<int:pk>/{segment}/",
+                    view.as_view({"post": name}),
+                    name=f"{key}-{segment}",
+                )
+            )
+    return routes
+
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    *_kind_routes(),
+]
