@@ -57,7 +57,7 @@ from erpsync.selectors import live_connector_claims
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
-from projects.permissions import administers_erp_tool, company_membership
+from projects.permissions import administers_erp_tool, company_membership, views_erp_tool
 
 MAX_BATCH = 100
 MIN_LEASE_SECONDS = 10
@@ -68,8 +68,12 @@ ERROR_MAX = 4000
 OUTCOMES = ("synced", "failed")
 
 CONNECTOR_ADMIN_REQUIRED = (
-    "The pull connector is for Admins of the company's ERP Integrations tool: its token's "
-    "user must be one."
+    "Only an Admin of the company's ERP Integrations tool can claim and report items for the "
+    "pull connector: its token's user must be one."
+)
+CONNECTOR_VIEW_REQUIRED = (
+    "The pull connector's queue is for users of the company's ERP Integrations tool (Read "
+    "Only or more)."
 )
 
 
@@ -88,13 +92,18 @@ class NotAConnectorCompany(Exception):
         super().__init__(self.message)
 
 
-def require_connector(*, company: Company, user: Any) -> None:
+def require_connector(*, company: Company, user: Any, write: bool = True) -> None:
     """Refuse a connector call for a company without a pull connector, or from a user who may
-    not export its items (PermissionDenied)."""
+    not make it (PermissionDenied). Claiming and reporting decide what the ERP holds, as
+    erp_configure and the company settings do: Admins of the ERP Integrations tool only.
+    Reading the queue: any user of the tool."""
     if not pulls(company):
         raise NotAConnectorCompany(company)
-    if not administers_erp_tool(company_membership(user, company)):
+    membership = company_membership(user, company)
+    if write and not administers_erp_tool(membership):
         raise PermissionDenied(CONNECTOR_ADMIN_REQUIRED)
+    if not write and not views_erp_tool(membership):
+        raise PermissionDenied(CONNECTOR_VIEW_REQUIRED)
 
 
 # ----- claims ---------------------------------------------------------------------------------
