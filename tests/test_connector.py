@@ -467,7 +467,7 @@ def test_a_live_claim_keeps_the_worker_off_an_item_after_the_company_leaves_its_
 def test_the_exporting_list_says_waiting_for_the_connector_not_export_now(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
-    one, two = accepted(project, admin, approver, 2)
+    accepted(project, admin, approver, 2)
     SubJob.objects.update(erp_changed_at=timezone.now() - timedelta(hours=2))
     claim_batch(company=pulling, user=robot, limit=1, lease_seconds=60)
     client = Client()
