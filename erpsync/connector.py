@@ -53,7 +53,7 @@ from erpsync.models import (
     display_name,
     when,
 )
-from erpsync.selectors import live_connector_claims
+from erpsync.selectors import live_connector_claims, worker_leases
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
@@ -153,6 +153,8 @@ def _lock_claimable[Item: ErpItem](model: type[Item], company: Company, limit: i
             .for_company(company)
             .filter(erp_state=ErpState.ACCEPTED)
             .exclude(pk__in=live_connector_claims(model).values("object_id"))
+            # A company that just switched to its connector: a running export finishes first.
+            .exclude(pk__in=worker_leases(model).values("object_id"))
             .exclude(pk__in=seen)
             .order_by("erp_changed_at", "pk")[: limit - len(found)]
         )

@@ -122,6 +122,16 @@ def live_connector_claims(model: type[ErpItem]) -> QuerySet[ConnectorClaim]:
     )
 
 
+def worker_leases(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
+    """The model's exports a worker is running now (a live lease, erpsync.exports)."""
+    lease = timezone.now() - timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    return ExportAttempt.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        outcome=ExportOutcome.STARTED,
+        started_at__gte=lease,
+    )
+
+
 def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     """Accepted items whose export has not finished in time and that nothing is working on:
     accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry

@@ -464,6 +464,29 @@ def test_a_live_claim_keeps_the_worker_off_an_item_after_the_company_leaves_its_
 
 
 @pytest.mark.django_db
+def test_a_worker_still_exporting_an_item_keeps_the_connector_off_it(
+    pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
+) -> None:
+    """The company switched to its connector while a worker was exporting: that export ends
+    first (it marks the item synced or failed), or its lease runs out."""
+    [item] = accepted(project, admin, approver)
+    attempt = ExportAttempt.objects.create(
+        content_type=ContentType.objects.get_for_model(SubJob),
+        object_id=item.pk,
+        company=pulling,
+        version=1,
+        idempotency_key=idempotency_key(item),
+        try_number=1,
+    )
+    assert claim_batch(company=pulling, user=robot, limit=5, lease_seconds=60).items == []
+    ExportAttempt.objects.filter(pk=attempt.pk).update(
+        started_at=timezone.now() - timedelta(hours=1)
+    )
+    claim = claim_batch(company=pulling, user=robot, limit=5, lease_seconds=60)
+    assert claimed_ids(claim) == [item.pk]
+
+
+@pytest.mark.django_db
 def test_the_exporting_list_says_waiting_for_the_connector_not_export_now(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
