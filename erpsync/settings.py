@@ -307,6 +307,7 @@ ERP_ADAPTERS = {
     "sandbox": "erpsync.adapters.sandbox.SandboxAdapter",
     "webhook": "erpsync.adapters.webhook.WebhookAdapter",
     "tryton": "erpsync.adapters.tryton.TrytonAdapter",
+    "connector": "erpsync.adapters.connector.ConnectorAdapter",
 }
 ERP_DEFAULT_ADAPTER = env_str("ERP_DEFAULT_ADAPTER", "sandbox")
 if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:
