@@ -25,6 +25,7 @@ COPY approvals ./approvals
 COPY accounts ./accounts
 COPY companysettings ./companysettings
 COPY api ./api
+COPY webhooks ./webhooks
 COPY templates ./templates
 COPY static ./static
 

@@ -23,7 +23,7 @@ HOSTS_ENV := ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost,$(EXTRA_HOST)}
 DEMO_ENV := ERPSYNC_BASE_URL="$${ERPSYNC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" \
 	$(if $(EXTRA_HOST),$(HOSTS_ENV))
 
-.PHONY: help python-check install run migrate demo demo-reset test lint fmt check-deploy clean tryton
+.PHONY: help python-check install run migrate demo demo-reset test lint fmt check-deploy clean tryton connector
 
 help:
 	@echo "make run    - install, migrate, load demo data and serve http://127.0.0.1:8000"
@@ -36,6 +36,8 @@ help:
 	@echo "make fmt    - ruff format and fix"
 	@echo "make tryton - install Tryton 8.2 in var/tryton, set up its books, start it on"
 	@echo "              http://127.0.0.1:$(TRYTON_PORT)/ and point the demo company at it"
+	@echo "make connector - switch the demo company to the pull connector and run"
+	@echo "              examples/connector.py against make run (its ERP: var/erp.json)"
 
 python-check:
 	@test -n "$(PYTHON)" || { echo "No Python interpreter found: install Python >= 3.12." >&2; exit 1; }
@@ -105,6 +107,18 @@ tryton: demo
 		--set url=http://127.0.0.1:$(TRYTON_PORT)/ --set database=$(TRYTON_DB) \
 		--set username=admin --set password=admin && \
 	echo "[tryton] ready in $$(( $$(date +%s) - start )) s; stop it with: kill \$$(cat $(TRYTON_DIR)/trytond.pid)"
+
+# The demo company's ERP becomes examples/connector.py's JSON file: switch the company to the
+# pull connector adapter, make a one-day API token for `controller` (an Admin of its ERP
+# Integrations tool) and run the connector every 5 s against `make run` (started separately,
+# same PORT). `make demo-reset` puts the demo back on the sandbox adapter.
+connector: demo
+	$(PY) manage.py erp_configure --company demo-builders --adapter connector
+	@token=$$($(PY) manage.py api_token --company demo-builders --user controller \
+		--name "Demo pull connector" --days 1) && \
+	echo "[connector] syncing demo-builders into var/erp.json every 5 s (Ctrl-C stops)" && \
+	$(PY) examples/connector.py --base-url http://$(LINK_HOST):$(PORT) --company demo-builders \
+		--token "$$token" --erp-file var/erp.json --interval 5
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -12,6 +12,7 @@ from drf_spectacular.views import (
 from api.access import kind_path
 from api.views.audit import EventListView
 from api.views.bulk import BULK_VIEWS
+from api.views.connector import ClaimsView, QueueView, ReportsView
 from api.views.invoices import OwnerInvoiceViewSet
 from api.views.items import ItemViewSet
 from api.views.projects import ProjectListView
@@ -65,6 +66,23 @@ def _kind_routes() -> list[URLPattern]:
     return routes
 
 
+def _connector_routes() -> list[URLPattern]:
+    """The pull connector's three endpoints; each also answers without its trailing slash
+    (README's form), since a POST cannot follow APPEND_SLASH's redirect."""
+    routes = []
+    for segment, view, name in (
+        ("claims", ClaimsView, "connector-claims"),
+        ("reports", ReportsView, "connector-reports"),
+        ("queue", QueueView, "connector-queue"),
+    ):
+        base = f"companies/<slug:company>/connector/{segment}"
+        routes += [
+            path(f"{base}/", view.as_view(), name=name),
+            path(base, view.as_view(schema=None), name=f"{name}-bare"),
+        ]
+    return routes
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
@@ -77,4 +95,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("companies/<slug:company>/events/", EventListView.as_view(), name="event-list"),
     *_kind_routes(),
+    *_connector_routes(),
 ]

@@ -18,7 +18,7 @@ from approvals.kinds import Kind
 from erpsync.approval import accept_decisions, approval_states
 from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
-from erpsync.selectors import stale_export_items, state_counts
+from erpsync.selectors import connector_claims_of, stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
 from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company, CompanyMembership
@@ -81,8 +81,18 @@ def queue_listing(
 def _mark_stuck(model: type[ErpItem], page: Page) -> None:
     """Set `erp_export_stuck` on each row of an Exporting page (one query for the page): its
     export has not finished in time and nothing is working on it, so approvers get Export
-    now (the sweeper's own rule, erpsync.selectors.stale_export_items)."""
+    now (the sweeper's own rule, erpsync.selectors.stale_export_items). For a company whose
+    connector pulls its items, set `erp_connector_claim` instead (the live claim, or None
+    while the item waits to be claimed)."""
     items = list(page.object_list)
+    if items and items[0].erp_pulled:
+        # The company's own connector pulls them: they wait for it, none is ever "stuck".
+        claims = connector_claims_of(model, [i.pk for i in items])
+        for item in items:
+            item.erp_export_stuck = False
+            item.erp_connector_claim = claims.get(item.pk)
+        page.object_list = items
+        return
     stuck = set(
         stale_export_items(model).filter(pk__in=[i.pk for i in items]).values_list("pk", flat=True)
     )

@@ -48,6 +48,12 @@ FIELD_LABELS = {
     "escalate_after_days": "Escalate after (business days)",
     "approval_rule": "Approval rule",
     "out_of_office": "Out of office",
+    "webhook": "Webhook",
+    "webhook_url": "Webhook URL",
+    "webhook_events": "Webhook events",
+    "webhook_active": "Webhook",
+    "webhook_secret": "Webhook secret",
+    "webhook_previous_secret": "Webhook previous secret",
 }
 _ITEM = re.compile(r"[a-z][a-z0-9_]{0,39}:[0-9]{1,18}")
 _CURSOR = re.compile(r"([0-9]{1,20})\.([0-9]{1,18})")

@@ -39,6 +39,7 @@ SECTIONS = {
     "members": "Directory",
     "policy": "Approval policy",
     "out_of_office": "Out of office",
+    "webhooks": "Webhooks",
 }
 
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from erpsync.models import (
     Approval,
     ApprovalRule,
+    ConnectorClaim,
     ErpEvent,
     ExportAttempt,
     KindPolicy,
@@ -193,6 +194,20 @@ class ExportAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("started_at", "company", "idempotency_key", "try_number", "outcome", "erp_id")
     list_filter = ("outcome", "company")
     search_fields = ("idempotency_key", "erp_id")
+
+
+@admin.register(ConnectorClaim)
+class ConnectorClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "idempotency_key",
+        "company",
+        "claimed_by",
+        "claimed_at",
+        "expires_at",
+        "outcome",
+    )
+    list_filter = ("company", "outcome")
+    search_fields = ("idempotency_key", "token")
 
 
 @admin.register(SandboxCall)

@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for
+from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for, pulls
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.selectors import stale_export_items, submitted_snapshot
+from erpsync.selectors import live_connector_claims, stale_export_items, submitted_snapshot
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpActionRefused, ErpState
 
@@ -59,7 +59,12 @@ def _claim(
             return ExportResult("skipped", "no such item")
         if item.erp_state != ErpState.ACCEPTED:
             return ExportResult("skipped", f"state is {item.erp_state}")
+        if pulls(item.erp_company):
+            return ExportResult("skipped", "the company's connector pulls it")
         content_type = ContentType.objects.get_for_model(model)
+        # A company that just left its connector: the claim it gave out must end first.
+        if live_connector_claims(model).filter(object_id=item.pk).exists():
+            return ExportResult("skipped", "the company's connector holds a claim on it")
         lease = timezone.now() - timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
         attempts = ExportAttempt.objects.filter(content_type=content_type, object_id=item.pk)
         if attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=lease).exists():

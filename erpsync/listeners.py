@@ -3,6 +3,7 @@ item's export once it commits.
 
 The item's state is the outbox for exports: if the publish is lost (broker down, process
 killed), the sweeper (erpsync.tasks.sweep_exports) finds the accepted item and queues it.
+A company with a pull connector (Capability.PULL) gets nothing queued: its items wait for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from functools import partial
 
 from django.db import transaction
 
+from erpsync.adapters import pulls
 from erpsync.events import ExportRequeued, ItemTransitioned, subscribe
 from erpsync.states import ErpAction
 from erpsync.tasks import export_item
@@ -23,6 +25,8 @@ def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
         message.action in EXPORTING_ACTIONS and message.queue_export
     ):
         item = message.item
+        if pulls(item.erp_company):
+            return  # its connector claims it from the export queue (erpsync.connector)
         # robust: a broker that cannot be reached is logged and does not undo the decision.
         transaction.on_commit(partial(export_item.delay, item.erp_kind, item.pk), robust=True)
 

@@ -17,10 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from erpsync.adapters import ErpError, adapter_class, adapter_for
+from erpsync.adapters import ErpError, adapter_class, adapter_for, pulls
 from erpsync.kinds import erp_item_models
 from erpsync.models import EmailStatus, ErpItem, OutboxEmail
-from erpsync.selectors import state_counts
+from erpsync.selectors import ConnectorQueue, connector_queue, state_counts
 from erpsync.states import AWAITING_APPROVAL, ErpState
 from projects.models import Company
 
@@ -189,6 +189,9 @@ class CompanyStatus:
     stuck: list[ItemRow]
     emails_unsent: tuple[int, list[EmailRow]] = (0, [])
     emails_failed: tuple[int, list[EmailRow]] = (0, [])
+    # A company whose own connector pulls its items: what waits for it (its stuck items are
+    # the ones it has not taken in time: is it running?).
+    connector: ConnectorQueue | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,7 @@ def status_report(company_list: list[Company], *, stuck_minutes: int) -> StatusR
                 stuck=stuck_exports(c, now=now, older_than=older_than),
                 emails_unsent=outbox_emails(c, EmailStatus.PENDING, now=now),
                 emails_failed=outbox_emails(c, EmailStatus.FAILED, now=now),
+                connector=connector_queue(c, limit=0) if pulls(c) else None,
             )
             for c in company_list
         ],
@@ -288,6 +292,13 @@ def status_as_json(report: StatusReport) -> dict[str, Any]:
                 "emails": {
                     "unsent": emails(cs.emails_unsent),
                     "failed": emails(cs.emails_failed),
+                },
+                "connector": None
+                if cs.connector is None
+                else {
+                    "waiting": cs.connector.waiting,
+                    "claimed": cs.connector.claimed,
+                    "oldest_accepted_at": _iso(cs.connector.oldest_accepted_at),
                 },
             }
             for cs in report.companies

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from erpsync.adapters import pull_adapter_keys
 from erpsync.kinds import erp_item_models
-from erpsync.models import ErpEvent, ErpItem, ExportAttempt, ExportOutcome
+from erpsync.models import ConnectorClaim, ErpEvent, ErpItem, ExportAttempt, ExportOutcome
 from erpsync.snapshots import Change, edit_changes
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
@@ -112,12 +113,34 @@ def history_rows(item: ErpItem) -> list[HistoryRow]:
     return rows
 
 
+def live_connector_claims(model: type[ErpItem]) -> QuerySet[ConnectorClaim]:
+    """The model's connector claims that hold their item now: neither reported nor expired."""
+    return ConnectorClaim.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        reported_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def worker_leases(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
+    """The model's exports a worker is running now (a live lease, erpsync.exports)."""
+    lease = timezone.now() - timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    return ExportAttempt.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        outcome=ExportOutcome.STARTED,
+        started_at__gte=lease,
+    )
+
+
 def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     """Accepted items whose export has not finished in time and that nothing is working on:
     accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry
     still scheduled, and not queued again by an approver within that time either. Their
     publish was lost, or no worker runs. The one statement of the rule: beat's sweeper
-    requeues these, and approvers get "Export now" on them."""
+    requeues these, and approvers get "Export now" on them.
+
+    Never an item of a company whose own connector pulls its items (Capability.PULL): it waits
+    for the connector, which nothing here can hurry; nor one a connector's claim still holds."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
     lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
@@ -134,8 +157,63 @@ def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
         action=ErpAction.REQUEUE_EXPORT,
         created_at__gt=cutoff,
     )
+    pulling = {f"{model.erp_company_path}__erp_adapter__in": pull_adapter_keys()}
     return (
         model.objects.filter(erp_state=ErpState.ACCEPTED, erp_changed_at__lte=cutoff)
+        .exclude(**pulling)
         .exclude(pk__in=held)
+        .exclude(pk__in=live_connector_claims(model).values("object_id"))
         .exclude(Exists(requeued))
     )
+
+
+# ----- the pull connector's export queue (erpsync.connector) ---------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """An accepted item waiting for the company's connector, with the live claim on it."""
+
+    item: ErpItem
+    claim: ConnectorClaim | None
+
+
+@dataclass(frozen=True)
+class ConnectorQueue:
+    waiting: int  # accepted and not claimed: the next claim may take them
+    claimed: int  # held by a live claim
+    oldest_accepted_at: datetime | None
+    rows: list[QueueRow]  # the oldest, claimed or not
+
+
+def connector_claims_of(model: type[ErpItem], ids: list[int]) -> dict[int, ConnectorClaim]:
+    """Item id → the live connector claim holding it, for these items of one kind."""
+    claims = live_connector_claims(model).filter(object_id__in=ids).order_by("expires_at")
+    return {claim.object_id: claim for claim in claims.select_related("claimed_by")}
+
+
+def connector_queue(company: Company, *, limit: int = 100) -> ConnectorQueue:
+    """What waits for the company's connector: every kind's accepted items, oldest accepted
+    (or retried) first, with who holds a claim on each until when. A fixed number of queries
+    per kind."""
+    waiting = claimed = 0
+    oldest: datetime | None = None
+    rows: list[QueueRow] = []
+    for model in erp_item_models():
+        accepted = model.objects.for_company(company).filter(erp_state=ErpState.ACCEPTED)
+        held = accepted.filter(pk__in=live_connector_claims(model).values("object_id")).count()
+        total = accepted.count()
+        waiting, claimed = waiting + total - held, claimed + held
+        items = list(
+            accepted.select_related(*model.erp_related).order_by("erp_changed_at", "pk")[:limit]
+        )
+        if (
+            items
+            and items[0].erp_changed_at
+            and (oldest is None or items[0].erp_changed_at < oldest)
+        ):
+            oldest = items[0].erp_changed_at
+        claims = connector_claims_of(model, [item.pk for item in items])
+        rows += [QueueRow(item, claims.get(item.pk)) for item in items]
+    rows.sort(key=lambda r: (r.item.erp_changed_at or timezone.now(), r.item.erp_kind, r.item.pk))
+    return ConnectorQueue(waiting, claimed, oldest, rows[:limit])

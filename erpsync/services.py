@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from erpsync.adapters import pulls
 from erpsync.approval import approval_state, direct_export, membership_of, standing_in_for
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
@@ -95,6 +96,11 @@ def record_event(
     )
 
 
+# What an export result names only for its audit row: the ERP's adapter (erp_reconcile reads
+# it) and the claim of the pull connector that reported it.
+_AUDIT_ONLY = ("adapter", "claim")
+
+
 def _transition[Item: ErpItem](
     *,
     item: Item,
@@ -145,9 +151,9 @@ def _transition[Item: ErpItem](
         now = timezone.now()
         if action in (ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED):
             kwargs = {k: storable(v) if k in ("erp_id", "error") else v for k, v in kwargs.items()}
-            # The adapter's key only goes into the audit row.
+            # The adapter's key and a connector's claim only go into the audit row.
             getattr(locked, action.value)(
-                at=now, **{k: v for k, v in kwargs.items() if k != "adapter"}
+                at=now, **{k: v for k, v in kwargs.items() if k not in _AUDIT_ONLY}
             )
         elif action == ErpAction.REJECT:
             locked.reject(by=user, at=now, reason=reason)
@@ -166,7 +172,7 @@ def _transition[Item: ErpItem](
             version=locked.erp_version,
             snapshot=snapshot,
             details={
-                **{k: kwargs[k] for k in ("erp_id", "attempts", "adapter") if kwargs.get(k)},
+                **{k: kwargs[k] for k in ("erp_id", "attempts", *_AUDIT_ONLY) if kwargs.get(k)},
                 # No actor on purpose, unlike a user deleted since (ErpEvent.actor_name).
                 **({"by_ops": True} if as_system else {}),
                 **step.get("details", {}),
@@ -291,7 +297,8 @@ def requeue_export_decision(item: ErpItem, user: Any) -> Decision:
     approver, on an accepted item whose export is stuck (erpsync.selectors.stale_export_items)."""
     action = ErpAction.REQUEUE_EXPORT
     refusals: list[Refusal] = []
-    if item.erp_state != ErpState.ACCEPTED:
+    # A pull connector's item waits for the connector: nothing erpsync queues would help.
+    if item.erp_state != ErpState.ACCEPTED or pulls(item.erp_company):
         refusals.append(Refusal(RefusalKind.STATE, item.erp_state_refusal(action)))
     elif not stale_export_items(type(item)).filter(pk=item.pk).exists():
         who, at = display_name(item.erp_accepted_by), when(item.erp_accepted_at)
@@ -334,22 +341,39 @@ def erp_requeue_export[Item: ErpItem](*, item: Item, user: Any) -> Item:
 
 
 def erp_mark_synced[Item: ErpItem](
-    *, item: Item, erp_id: str, attempts: int = 1, adapter: str = ""
+    *,
+    item: Item,
+    erp_id: str,
+    attempts: int = 1,
+    adapter: str = "",
+    user: Any = None,
+    claim: str = "",
 ) -> Item:
-    """Record the ERP's id; `adapter` names the ERP that holds it (for erp_reconcile)."""
+    """Record the ERP's id; `adapter` names the ERP that holds it (for erp_reconcile). `user`
+    is None for the export worker, or the user of the pull connector that reported it (its
+    `claim` goes into the audit row)."""
     return _transition(
         item=item,
         action=ErpAction.MARK_SYNCED,
-        user=None,
+        user=user,
         erp_id=erp_id,
         attempts=attempts,
         adapter=adapter,
+        claim=claim,
     )
 
 
-def erp_mark_export_failed[Item: ErpItem](*, item: Item, error: str, attempts: int = 1) -> Item:
+def erp_mark_export_failed[Item: ErpItem](
+    *, item: Item, error: str, attempts: int = 1, user: Any = None, claim: str = ""
+) -> Item:
+    """Record why the export failed; `user` and `claim` as for erp_mark_synced."""
     return _transition(
-        item=item, action=ErpAction.MARK_EXPORT_FAILED, user=None, error=error, attempts=attempts
+        item=item,
+        action=ErpAction.MARK_EXPORT_FAILED,
+        user=user,
+        error=error,
+        attempts=attempts,
+        claim=claim,
     )
 
 

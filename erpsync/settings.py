@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "companysettings",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -253,6 +254,21 @@ ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 30, minimum=1)
 ERPSYNC_EMAIL_LEASE_SECONDS = env_int("ERPSYNC_EMAIL_LEASE_SECONDS", 60, minimum=1)
 ERPSYNC_EMAIL_MAX_TRIES = env_int("ERPSYNC_EMAIL_MAX_TRIES", 10, minimum=1)
 ERPSYNC_EMAIL_SWEEP_SECONDS = env_int("ERPSYNC_EMAIL_SWEEP_SECONDS", 30, minimum=1)
+# Event webhooks (README, Event webhooks): each POST's timeout and the worker's lease on it,
+# the backoff between tries (doubling from the first wait up to the longest), when a delivery
+# gives up, how often the sweeper queues due retries, and when a failing subscription is
+# disabled: after that many tries in a row failed over at least that many hours (or at once
+# on 410 Gone). During a secret rotation the previous secret signs too, for at most the hours
+# given.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=WEBHOOK_TIMEOUT_SECONDS + 5)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 60, minimum=1)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_GIVE_UP_HOURS = env_int("WEBHOOK_GIVE_UP_HOURS", 24, minimum=1)
+WEBHOOK_SWEEP_SECONDS = env_int("WEBHOOK_SWEEP_SECONDS", 30, minimum=1)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=0)
+WEBHOOK_ROTATION_HOURS = env_int("WEBHOOK_ROTATION_HOURS", 72, minimum=1)
 ERP_RECONCILE_HOUR = env_int("ERP_RECONCILE_HOUR", 2, minimum=0)
 if ERP_RECONCILE_HOUR > 23:
     raise ImproperlyConfigured(f"ERP_RECONCILE_HOUR={ERP_RECONCILE_HOUR} must be at most 23.")
@@ -267,6 +283,10 @@ CELERY_BEAT_SCHEDULE = {
     "erp-sweep-emails": {
         "task": "erpsync.tasks.sweep_emails",
         "schedule": float(ERPSYNC_EMAIL_SWEEP_SECONDS),
+    },
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep_webhooks",
+        "schedule": float(WEBHOOK_SWEEP_SECONDS),
     },
     "erp-reconcile-nightly": {
         "task": "erpsync.tasks.reconcile_erp",
@@ -287,6 +307,7 @@ ERP_ADAPTERS = {
     "sandbox": "erpsync.adapters.sandbox.SandboxAdapter",
     "webhook": "erpsync.adapters.webhook.WebhookAdapter",
     "tryton": "erpsync.adapters.tryton.TrytonAdapter",
+    "connector": "erpsync.adapters.connector.ConnectorAdapter",
 }
 ERP_DEFAULT_ADAPTER = env_str("ERP_DEFAULT_ADAPTER", "sandbox")
 if ERP_DEFAULT_ADAPTER not in ERP_ADAPTERS:

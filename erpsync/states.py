@@ -38,6 +38,8 @@ class ErpAction(models.TextChoices):
     EDIT = "edit", "Edited"
     # An approver queued a stuck export again ("Export now"); the item stays accepted.
     REQUEUE_EXPORT = "requeue_export", "Export queued again"
+    # The company's pull connector took the accepted version to write it into the ERP.
+    CONNECTOR_CLAIM = "connector_claim", "Claimed by the connector"
 
 
 # What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
@@ -52,6 +54,7 @@ DONE_LABELS: dict[str, str] = {
     "mark_export_failed": "Export failed",
     "retry_export": "Export retried",
     "requeue_export": "Export queued again",
+    "connector_claim": "Claimed by the connector",
     "create": "Created",
     "edit": "Edited",
 }

@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("invoicing.urls")),
     path("", include("approvals.urls")),
     path("", include("companysettings.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -111,6 +111,7 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
         "failed",
         "stuck",
         "emails",
+        "connector",
     }
     assert set(entry["kinds"]) == {"sub_job", "owner_invoice"}
     for kind in entry["kinds"].values():
@@ -118,6 +119,7 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
         assert set(kind["counts"]) == {s.value for s in ErpState}
         assert kind["total"] == 0
     assert entry["waiting"] == entry["failed"] == entry["stuck"] == []
+    assert entry["connector"] is None  # its ERP is exported to, not pulled
     assert entry["emails"] == {
         "unsent": {"count": 0, "oldest": []},
         "failed": {"count": 0, "oldest": []},

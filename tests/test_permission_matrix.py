@@ -182,6 +182,7 @@ COMPANY_ROLES = ["admin", "approver", "controller", "viewer", "collab", "outside
 COMPANY_PAGES: dict[str, tuple[str, set[str]]] = {
     "approval policy": ("settings_approval_policy", {"approver", "controller"}),
     "out of office": ("out_of_office", {"approver", "controller"}),
+    "webhooks": ("webhook_list", {"approver", "controller"}),
 }
 
 

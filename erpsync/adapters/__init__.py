@@ -40,6 +40,8 @@ __all__ = [
     "adapter_class",
     "adapter_class_for",
     "adapter_for",
+    "pull_adapter_keys",
+    "pulls",
 ]
 
 
@@ -71,3 +73,14 @@ def adapter_for(company: Company) -> Adapter:
 
 def adapter_choices() -> list[tuple[str, str]]:
     return [(key, adapter_class(key).label) for key in settings.ERP_ADAPTERS]
+
+
+def pull_adapter_keys() -> list[str]:
+    """The adapters through which the company's own connector pulls its items (Capability.PULL):
+    erpsync never pushes to them."""
+    return [key for key in settings.ERP_ADAPTERS if adapter_class(key).can(Capability.PULL)]
+
+
+def pulls(company: Company) -> bool:
+    """The company's accepted items wait for its connector instead of the export worker."""
+    return company.erp_adapter in pull_adapter_keys()

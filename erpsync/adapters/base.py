@@ -102,6 +102,10 @@ class Capability(StrEnum):
 
     RECONCILE = "reconcile"
     LIST_DRAFTS = "list drafts"
+    # erpsync never pushes: accepted items wait in an export queue that the company's own
+    # connector claims and reports on through the API (erpsync.connector). The export worker
+    # and the sweeper leave such companies' items alone; export() is never called.
+    PULL = "pull"
 
 
 class UnsupportedCapability(PermanentErpError):

@@ -1,6 +1,7 @@
 """The ERP core's models: the item mixin every kind uses, the audit trail and the export
 records, the email outbox. One module each; everything is importable from here."""
 
+from erpsync.models.connector import ClaimOutcome, ConnectorClaim
 from erpsync.models.items import ErpItem, ErpItemQuerySet
 from erpsync.models.outbox import EmailStatus, OutboxEmail
 from erpsync.models.policy import Approval, ApprovalRule, KindPolicy
@@ -18,6 +19,8 @@ __all__ = [
     "SYSTEM_NAME",
     "Approval",
     "ApprovalRule",
+    "ClaimOutcome",
+    "ConnectorClaim",
     "EmailStatus",
     "ErpEvent",
     "ErpItem",

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
-from erpsync.adapters import adapter_class_for
+from erpsync.adapters import adapter_class_for, pulls
 from erpsync.approval import accept_refusals, approval_state, membership_of
 from erpsync.names import display_name, when
 from erpsync.snapshots import SnapshotFormat
@@ -342,6 +342,11 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
             )
         if state == ErpState.ACCEPTED:
             who, at = display_name(self.erp_accepted_by), when(self.erp_accepted_at)
+            if self.erp_pulled:
+                return (
+                    f"{this} was already accepted by {who} at {at}; it waits for the company's "
+                    "connector to take it into the ERP."
+                )
             return f"{this} was already accepted by {who} at {at} and is being exported."
         if state == ErpState.REJECTED:
             if action == ErpAction.SEND:
@@ -362,6 +367,12 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         return f"{this} has not been sent to ERP."
 
     # ----- locking and display ---------------------------------------------------------------
+
+    @property
+    def erp_pulled(self) -> bool:
+        """The company's own connector pulls its accepted items (Capability.PULL): they wait
+        for it rather than being exported by erpsync."""
+        return pulls(self.erp_company)
 
     @property
     def erp_locked(self) -> bool:
@@ -385,10 +396,15 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
                 "approver rejects it."
             )
         if state == ErpState.ACCEPTED:
-            return (
-                f"Accepted by {display_name(self.erp_accepted_by)} at {when(self.erp_accepted_at)} "
-                "and being exported to the ERP: it can no longer be edited."
+            accepted = (
+                f"Accepted by {display_name(self.erp_accepted_by)} at {when(self.erp_accepted_at)}"
             )
+            if self.erp_pulled:
+                return (
+                    f"{accepted} and waiting for the company's connector to take it into the "
+                    "ERP: it can no longer be edited."
+                )
+            return f"{accepted} and being exported to the ERP: it can no longer be edited."
         if state == ErpState.SYNCED:
             return f"Synced with the ERP (ERP id {self.erp_id}): it can no longer be edited."
         if state == ErpState.EXPORT_FAILED:

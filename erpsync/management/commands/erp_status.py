@@ -101,7 +101,18 @@ class Command(BaseCommand):
         )
 
         minutes, stuck = report.stuck_minutes, len(status.stuck)
-        self.stdout.write(f"\n  Stuck exports, accepted over {minutes} min ago ({stuck}):")
+        if status.connector is not None:
+            queue = status.connector
+            self.stdout.write(
+                f"\n  Pull connector: {queue.waiting} waiting to be claimed, {queue.claimed} "
+                "claimed (erpsync never exports these itself)."
+            )
+            self.stdout.write(
+                f"\n  Not taken by the connector, accepted over {minutes} min ago ({stuck}):"
+                + (" is the connector running?" if stuck else "")
+            )
+        else:
+            self.stdout.write(f"\n  Stuck exports, accepted over {minutes} min ago ({stuck}):")
         self._table(
             ["Kind", "Item", "Project", "Accepted"],
             [
