@@ -24,6 +24,7 @@ COPY invoicing ./invoicing
 COPY approvals ./approvals
 COPY accounts ./accounts
 COPY companysettings ./companysettings
+COPY api ./api
 COPY templates ./templates
 COPY static ./static
 
