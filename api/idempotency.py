@@ -158,7 +158,7 @@ class IdempotencyMiddleware:
         return self._once(request, user, key, method, path, fingerprint(method, path, body))
 
     def _once(
-        self, request: HttpRequest, user: Any, key: str, method: str, path: str, print_: str
+        self, request: HttpRequest, user: Any, key: str, method: str, path: str, digest: str
     ) -> HttpResponse:
         with transaction.atomic():
             IdempotencyRecord.objects.filter(
@@ -171,7 +171,7 @@ class IdempotencyMiddleware:
                     record, created = IdempotencyRecord.objects.get_or_create(
                         user=user,
                         key=key,
-                        defaults={"method": method, "path": path, "fingerprint": print_},
+                        defaults={"method": method, "path": path, "fingerprint": digest},
                     )
             except OperationalError as error:
                 if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
@@ -184,15 +184,12 @@ class IdempotencyMiddleware:
                 )
             _lock_wait(0)  # the view's own lock waits are unbounded, as without a key
             if not created:
-                if record.fingerprint != print_:
+                if record.fingerprint != digest:
                     return _mismatch(request, record, method, path)
                 return _replay(record)
             response = self.get_response(request)
-            if (
-                response.status_code >= 500
-                or response.status_code in NOT_STORED
-                or (response.streaming)
-            ):
+            status = response.status_code
+            if status >= 500 or status in NOT_STORED or response.streaming:
                 record.delete()
                 return response
             record.status = response.status_code
