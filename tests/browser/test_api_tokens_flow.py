@@ -4,6 +4,7 @@ in the list, revoke it after confirming; the page never scrolls sideways."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from api.models import ApiToken
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844}
+# Beside test_layout's screenshots, for people to look at (not committed).
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "390"
 
 
 def fits(page: Page) -> bool:
@@ -45,6 +48,8 @@ def test_create_copy_and_revoke_a_token_on_a_phone(
     expect(row).to_contain_text("Read only")
     expect(row).to_contain_text(ApiToken.objects.get().shown_prefix)
     assert fits(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "approver-api-token-created.png"), full_page=True)
 
     page.reload()
     expect(page.locator("[data-token-value]")).to_have_count(0)
