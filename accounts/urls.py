@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import tokens, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -11,5 +11,11 @@ urlpatterns = [
         "account/password/done/",
         views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
+    ),
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path(
+        "account/api-tokens/<int:token_id>/revoke/",
+        tokens.api_token_revoke,
+        name="api_token_revoke",
     ),
 ]

@@ -68,3 +68,37 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a write sent with an `Idempotency-Key` (api.idempotency).
+
+    A row is inserted when such a request starts and committed in the same transaction as the
+    view's effects and its answer, so a committed row always holds a complete answer: a
+    concurrent request with the same key waits on the uncommitted insert, and a crash leaves
+    nothing behind. There is therefore no "in progress" flag to get stuck.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records"
+    )
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.TextField()
+    fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of the method, the path and the (canonical) body."
+    )
+    status = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="api_idempotency_user_key")
+        ]
+        verbose_name = "idempotency record"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}] → {self.status}"

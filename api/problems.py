@@ -4,12 +4,15 @@ who last acted on it and when."""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -82,6 +85,44 @@ def _flatten(data: Any) -> list[str]:
     return [str(data)]
 
 
+def problem_body(
+    status: int, detail: str | None, instance: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPES}{_slug(status)}",
+        "title": _title(status),
+        "status": status,
+        "detail": str(detail if detail is not None else _title(status)),
+    }
+    if instance is not None:
+        body["instance"] = instance
+    return body | extra
+
+
+def problem_response(
+    status: int, detail: str, request: HttpRequest | None = None, **extra: Any
+) -> HttpResponse:
+    """A problem answered outside DRF's views (middleware): the same shape as theirs."""
+    instance = request.get_full_path() if request is not None else None
+    return HttpResponse(
+        json.dumps(problem_body(status, detail, instance, **extra)),
+        status=status,
+        content_type=CONTENT_TYPE,
+    )
+
+
+def _throttled(exc: exceptions.Throttled) -> exceptions.Throttled:
+    wait = math.ceil(exc.wait) if exc.wait is not None else None
+    exc.wait = wait
+    exc.detail = (
+        "Too many requests for this token or user. "
+        + (f"Retry in {wait} s. " if wait is not None else "")
+        + "The limits are per minute; README, API → Rate limits lists them."
+    )
+    exc.extra = {"retry_after": wait}  # type: ignore[attr-defined]
+    return exc
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ErpActionRefused | ItemLocked | StaleEdit):
         exc = refusal(exc, None)
@@ -95,21 +136,45 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, exceptions.Throttled):
+        exc = _throttled(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
     status = response.status_code
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
-    body: dict[str, Any] = {
-        "type": f"{PROBLEM_TYPES}{_slug(status)}",
-        "title": _title(status),
-        "status": status,
-        "detail": str(detail if detail is not None else _title(status)),
-    }
     request = context.get("request")
-    if request is not None:
-        body["instance"] = request.get_full_path()
-    body |= getattr(exc, "extra", {})
-    response.data = body
+    instance = request.get_full_path() if request is not None else None
+    response.data = problem_body(
+        status, str(detail) if detail is not None else None, instance, **getattr(exc, "extra", {})
+    )
     response.content_type = CONTENT_TYPE
     return response
+
+
+class ProblemResponses:
+    """Django's own error pages (an address no API route matches, a crash, a body too large)
+    are HTML; under /api/v1/ a client gets them as problem details like every other error."""
+
+    prefix = "/api/v1/"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path_info.startswith(self.prefix)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            detail = {
+                404: f"No API resource at {request.path}; the schema lists them: /api/v1/docs/.",
+                500: "The server failed to answer; the error has been logged.",
+            }.get(response.status_code, _title(response.status_code))
+            replaced = problem_response(response.status_code, detail, request)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if response.has_header(header):
+                    replaced[header] = response[header]
+            return replaced
+        return response

@@ -57,6 +57,21 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate: "<requests>/<period>", the period one of s, min, hour, day."""
+    value = _raw(name) or default
+    count, _, period = value.replace(" ", "").partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: use <requests>/<period>, e.g. 300/min "
+            "(period: s, min, hour or day)."
+        )
+    return f"{int(count)}/{period}"
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
     if value is None:

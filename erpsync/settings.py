@@ -20,6 +20,7 @@ from erpsync.config import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_str,
     mailers_from_env,
     redis_url_from_env,
@@ -85,6 +86,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # /api/v1/ only: Django's HTML error pages as problem details, and Idempotency-Key.
+    "api.problems.ProblemResponses",
+    "api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -235,6 +239,22 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500, minimum=0)
 # countdown stays below half of it, so a waiting retry is never delivered twice.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=60)
 
+# The cache holds the API's rate-limit counts. Redis in production (CACHE_URL, else the broker's
+# Redis), so every worker process shares one count; the local memory cache in the embedded
+# default, where one process serves everything.
+CACHE_URL = redis_url_from_env("CACHE_URL") or CELERY_BROKER_URL
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "erpsync",
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Exports: tries per accepted version, backoff between tries (doubling, with jitter, capped
 # well below the visibility timeout so Redis never redelivers a waiting retry), the lease a
 # worker holds on an item while it calls the ERP, and when the sweeper requeues an export.
@@ -300,6 +320,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.send_reminders",
         "schedule": crontab(minute=0, hour=ERP_REMIND_HOUR, day_of_week="mon-fri"),
     },
+    # Replays only look 24 h back; this deletes what is older.
+    "api-prune-idempotency": {
+        "task": "api.tasks.prune_idempotency_records",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # ERP adapters: key -> dotted path, imported when first used.
@@ -330,7 +355,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per token, per user (all their tokens and their session together) and per address
+    # without credentials; reads (GET, HEAD, OPTIONS) and writes counted apart (api.throttling).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.TokenRateThrottle",
+        "api.throttling.UserRateThrottle",
+        "api.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token_read": env_rate("ERPSYNC_API_RATE_TOKEN_READ", "1200/min"),
+        "token_write": env_rate("ERPSYNC_API_RATE_TOKEN_WRITE", "300/min"),
+        "user_read": env_rate("ERPSYNC_API_RATE_USER_READ", "2400/min"),
+        "user_write": env_rate("ERPSYNC_API_RATE_USER_WRITE", "600/min"),
+        "anon": env_rate("ERPSYNC_API_RATE_ANON", "60/min"),
+    },
+    # The anonymous limit counts the client's address as the login lockout does.
+    "NUM_PROXIES": ERPSYNC_PROXY_COUNT,
 }
+# How long a write waits for another request with the same Idempotency-Key to finish before
+# it is answered 409 (api.idempotency).
+ERPSYNC_IDEMPOTENCY_WAIT_SECONDS = env_int("ERPSYNC_IDEMPOTENCY_WAIT_SECONDS", 30, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "erpsync API",
     "DESCRIPTION": (
@@ -344,6 +388,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the problems the platform may answer (401, 429, malformed
+    # JSON, Idempotency-Key...), with their content type, whoever wrote the view.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_platform",
+    ],
 }
 
 # With DEBUG on, show Django's technical 404 and 500 pages instead of the app's own.

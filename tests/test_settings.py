@@ -56,6 +56,7 @@ ENV_READERS = {
     "env_bool",
     "env_int",
     "env_list",
+    "env_rate",
     "database_from_env",
     "mailers_from_env",
     "redis_url_from_env",

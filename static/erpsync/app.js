@@ -45,6 +45,25 @@
   document.addEventListener("htmx:afterSettle", markScrollingTables);
   window.addEventListener("resize", markScrollingTables);
 
+  // Copy a value to the clipboard (the API token shown once): the button names its input.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-copy"));
+    if (!input) return;
+    input.select();
+    function copied() { button.textContent = "Copied"; }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(copied, function () {
+        button.textContent = "Select and copy it";
+      });
+    } else {
+      // Plain HTTP (the demo): the clipboard API is not offered; the text is selected instead.
+      button.textContent = document.execCommand && document.execCommand("copy")
+        ? "Copied" : "Selected: press Ctrl+C";
+    }
+  });
+
   // Confirm before a destructive or irreversible action.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

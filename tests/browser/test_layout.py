@@ -16,8 +16,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page
 
+from api.services import token_create
 from invoicing.models import InvoiceLine, OwnerInvoice
-from projects.models import Company, Project
+from projects.models import Company, CompanyMembership, Project
 from subjobs.models import SubJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,9 @@ def page_urls() -> dict[str, dict[str, str]]:
     # A long unbroken description once made the invoice page 3,658 px wide.
     InvoiceLine.objects.filter(invoice=invoice).update(description=UNBROKEN[:300])
     slug = demo.slug
+    # A token with a long name in the approver's list: its row must fit a phone too.
+    approver = CompanyMembership.objects.get(company=demo, user__username="approver").user
+    token_create(user=approver, company=demo, name=UNBROKEN[:100], read_only=True)
     return {
         "admin": {
             "home": reverse("home"),
@@ -79,6 +83,7 @@ def page_urls() -> dict[str, dict[str, str]]:
             "settings-approval-policy": reverse("settings_approval_policy", args=[slug]),
             "out-of-office": reverse("out_of_office", args=[slug]),
             "audit-log": reverse("audit_log", args=[slug]),
+            "api-tokens": reverse("api_tokens"),
         },
     }
 
