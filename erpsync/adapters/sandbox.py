@@ -27,7 +27,7 @@ from erpsync.models import SandboxCall, SandboxRecord
 class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
-    supports = frozenset({"sub_job", "owner_invoice"})
+    supports = frozenset({"job", "sub_job", "owner_invoice"})
     setting_fields = (
         SettingField(
             "fail",
