@@ -48,7 +48,7 @@ def pending(sub_job: Any, drive: Any) -> Any:
 
 def test_the_tool_opens_on_the_first_tabs_ready_to_export(company: Any, approver: Any) -> None:
     response = client_for(approver).get(reverse("erp_tool", args=[company.slug]))
-    assert response.status_code == 302 and response["Location"] == queue(company)
+    assert response.status_code == 302 and response["Location"] == queue(company, "job")
 
 
 def test_ready_to_export_rows_show_project_item_sender_and_wait(
