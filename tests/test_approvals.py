@@ -285,7 +285,7 @@ def test_another_companys_approver_gets_404_and_no_row(company: Any, pending: An
 
 def test_tabs_follow_the_point_of_view_dictionary(company: Any) -> None:
     company.pov_dictionary = "owner"
-    assert [k.label for k in kinds_for(company)] == ["Sub Jobs", "Funding Invoices"]
+    assert [k.label for k in kinds_for(company)] == ["Jobs", "Sub Jobs", "Funding Invoices"]
 
 
 def test_the_home_page_links_the_tool_for_users_with_access(company: Any, admin: Any) -> None:
