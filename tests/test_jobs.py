@@ -121,6 +121,22 @@ def test_the_jobs_tab_lists_a_sent_job(
     assert "Jobs" in page and "Job P-900" in page and "Harbor Tower" in page
 
 
+@pytest.mark.django_db
+def test_approvers_preview_and_download_jobs_like_other_kinds(
+    company: Any, new_project: Project, project_admin: Any, approver: Any
+) -> None:
+    job = job_send(project=new_project, user=project_admin)
+    client = client_for(approver)
+    preview = client.get(reverse("erp_item", args=[company.slug, "job", job.pk]))
+    assert preview.status_code == 200
+    assert "Project number" in preview.content.decode() and "P-900" in preview.content.decode()
+    url = reverse("erp_queue", args=[company.slug, "job", "ready"]) + "?format=csv"
+    download = client.get(url)
+    assert download.status_code == 200
+    csv = b"".join(download.streaming_content).decode()
+    assert "Project number,Project name" in csv and "P-900,Harbor Tower" in csv
+
+
 # ----- sub jobs and invoices wait for the job ----------------------------------------------
 
 

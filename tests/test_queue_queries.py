@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from erpsync.kinds import erp_item_models
 from tests import factories as f
 from tests.bulk import pending_sub_jobs
 
@@ -17,6 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def queries_for(client: Client, url: str) -> int:
+    # Content types are cached per process: warm, as in any running server, whichever tests
+    # ran before this one.
+    ContentType.objects.get_for_models(*erp_item_models())
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200
