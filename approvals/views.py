@@ -105,9 +105,12 @@ def _decorated[Item: ErpItem](
 @login_required
 @require_GET
 def erp_tool(request: HttpRequest, slug: str) -> HttpResponse:
+    """Opens on the first tab with items ready to export (the first tab when none are)."""
     access = erp_tool_access(request.user, slug)
-    first = kinds_for(access.company)[0]
-    return redirect("erp_queue", slug, first.key, "ready")
+    kinds = kinds_for(access.company)
+    counts = filter_counts(access.company)
+    waiting = [kind for kind in kinds if counts.get(kind.key, {}).get("ready")]
+    return redirect("erp_queue", slug, (waiting or kinds)[0].key, "ready")
 
 
 def _queue_response(

@@ -51,6 +51,13 @@ def test_the_tool_opens_on_the_first_tabs_ready_to_export(company: Any, approver
     assert response.status_code == 302 and response["Location"] == queue(company, "job")
 
 
+def test_the_tool_opens_on_the_first_tab_with_items_waiting(
+    company: Any, approver: Any, pending: Any
+) -> None:
+    response = client_for(approver).get(reverse("erp_tool", args=[company.slug]))
+    assert response.status_code == 302 and response["Location"] == queue(company, "sub_job")
+
+
 def test_ready_to_export_rows_show_project_item_sender_and_wait(
     company: Any, approver: Any, pending: Any, admin: Any
 ) -> None:
