@@ -157,7 +157,9 @@ def test_an_approver_sets_an_out_of_office_period_and_the_delegate_decides_for_t
     expect(form.get_by_label("Approver away")).to_have_value(str(me.pk))
     form.get_by_label("From").fill(today.isoformat())
     form.get_by_label("To (included)").fill((today + dt.timedelta(days=4)).isoformat())
-    form.get_by_label("Delegate").select_option(label="Sam Controller (Jobs, Sub Jobs, Owner Invoices)")
+    form.get_by_label("Delegate").select_option(
+        label="Sam Controller (Jobs, Sub Jobs, Owner Invoices)"
+    )
     form.get_by_role("button", name="Save period").click()
     expect(page.locator(".messages li")).to_contain_text("Out of office saved: Pat Approver away")
     period = page.locator("table[data-absences] tr[data-absence]")
