@@ -19,6 +19,7 @@ from django.db import connection
 from django.urls import reverse
 
 from erpsync.adapters import ErpStatus, adapter_for
+from erpsync.adapters.tryton import TrytonAdapter
 from erpsync.celery import app
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, OutboxEmail
@@ -29,6 +30,7 @@ from erpsync.tasks import refresh_synced
 from invoicing.models import OwnerInvoice
 from projects.models import ToolLevel
 from tests import factories as f
+from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -285,3 +287,166 @@ def test_the_beat_schedule_runs_the_refresh_at_the_configured_interval() -> None
     entry = app.conf.beat_schedule["erp-refresh"]
     assert entry["task"] == "erpsync.tasks.refresh_synced"
     assert entry["schedule"] == float(settings.ERP_REFRESH_EVERY_SECONDS) == 3600.0
+
+
+# ----- Tryton: a real server, a real payment ---------------------------------------------------
+
+
+def tryton(server: dict[str, str]) -> TrytonAdapter:
+    """A Tryton session of its own (the admin user), as a person working in Tryton."""
+    company = f.CompanyFactory.build(erp_adapter="tryton", erp_settings=server)
+    return TrytonAdapter(company=company, settings=server)
+
+
+def pay_in_tryton(server: dict[str, str], erp_id: str, amount: Decimal | None = None) -> None:
+    """Book a customer payment as an accountant would: a posted move crediting the invoice's
+    receivable account, added to the invoice's payment lines; when it settles the invoice,
+    the lines are reconciled (Tryton then marks the invoice paid)."""
+    t = tryton(server)
+    (invoice,) = t.search_read(
+        "account.invoice",
+        [["id", "=", int(erp_id)]],
+        ["account", "party", "amount_to_pay", "lines_to_pay", "company"],
+    )
+    amount = invoice["amount_to_pay"] if amount is None else amount
+    today = date.today()
+    (cash,) = t.search_read(
+        "account.account",
+        [
+            ["company", "=", invoice["company"]],
+            ["type.receivable", "=", False],
+            ["type.payable", "=", False],
+            ["type.statement", "=", "balance"],
+            ["party_required", "=", False],
+            ["closed", "!=", True],
+        ],
+        ["id"],
+        limit=1,
+    )
+    (period,) = t.search_read(
+        "account.period",
+        [
+            ["company", "=", invoice["company"]],
+            ["start_date", "<=", today],
+            ["end_date", ">=", today],
+            ["type", "=", "standard"],
+        ],
+        ["id"],
+        limit=1,
+    )
+    [move] = t.call(
+        "account.move",
+        "create",
+        [
+            {
+                "journal": t.journal(),
+                "period": period["id"],
+                "date": today,
+                "description": "Owner payment",
+                "lines": [
+                    [
+                        "create",
+                        [
+                            {"account": cash["id"], "debit": amount, "credit": Decimal(0)},
+                            {
+                                "account": invoice["account"],
+                                "party": invoice["party"],
+                                "debit": Decimal(0),
+                                "credit": amount,
+                            },
+                        ],
+                    ]
+                ],
+            }
+        ],
+    )
+    t.call("account.move", "post", [move])
+    [paying] = t.search_read(
+        "account.move.line", [["move", "=", move], ["account", "=", invoice["account"]]], ["id"]
+    )
+    t.call(
+        "account.invoice", "write", [invoice["id"]], {"payment_lines": [["add", [paying["id"]]]]}
+    )
+    if amount == invoice["amount_to_pay"]:
+        # Tryton's Reconcile Lines wizard, as from the invoice's lines in the client.
+        (paid_by,) = t.search_read(
+            "account.invoice", [["id", "=", invoice["id"]]], ["payment_lines"], limit=1
+        )
+        lines = [*invoice["lines_to_pay"], *paid_by["payment_lines"]]
+        t.login()
+        context = {
+            **t._context,
+            "active_model": "account.move.line",
+            "active_ids": lines,
+            "active_id": lines[0],
+        }
+        wizard = "wizard.account.move.reconcile_lines"
+        session, start, _ = t._post(f"{wizard}.create", [context])
+        t._post(f"{wizard}.execute", [session, {}, start, context])
+        t._post(f"{wizard}.delete", [session, context])
+
+
+def cancel_in_tryton(server: dict[str, str], erp_id: str) -> None:
+    """Cancel the posted customer invoice in Tryton: the company must allow it (Tryton's
+    "Cancel Customer Invoice" setting), which the test turns on for the moment."""
+    t = tryton(server)
+    company = t.company_id
+    t.call("company.company", "write", [company], {"cancel_invoice_out": True})
+    try:
+        t.call("account.invoice", "cancel", [int(erp_id)])
+    finally:
+        t.call("company.company", "write", [company], {"cancel_invoice_out": False})
+
+
+@pytest.fixture
+def tryton_synced(
+    tryton_server: dict[str, str],  # noqa: F811
+    invoice: Any,
+    admin: Any,
+    paying_approver: Any,
+) -> OwnerInvoice:
+    company = invoice.erp_company
+    company.erp_adapter = "tryton"
+    company.erp_settings = dict(tryton_server)
+    company.save(update_fields=["erp_adapter", "erp_settings"])
+    return synced(invoice, admin, paying_approver)
+
+
+def test_an_invoice_paid_in_tryton_shows_paid_after_refresh(
+    client: Any,
+    tryton_synced: OwnerInvoice,
+    paying_approver: Any,
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    total = tryton_synced.amount_due
+    pay_in_tryton(tryton_server, tryton_synced.erp_id, Decimal("1000.00"))
+    item = erp_refresh(item=tryton_synced, user=paying_approver)
+    assert (item.erp_amount_paid, item.erp_amount_due) == (
+        Decimal("1000.00"),
+        total - Decimal("1000.00"),
+    )
+    assert not item.erp_paid and item.erp_drift == ""
+    pay_in_tryton(tryton_server, tryton_synced.erp_id)
+    client.force_login(paying_approver)
+    assert client.post(refresh_url(tryton_synced)).status_code == 302
+    item.refresh_from_db()
+    assert item.erp_paid and item.erp_paid_on == date.today()
+    assert (item.erp_amount_paid, item.erp_amount_due) == (total, Decimal("0.00"))
+    rows = payments(item)
+    assert len(rows) == 2 and rows[0].startswith("Payment received $1,000.00 on ")
+    # Tryton says paid; a second refresh finds nothing new.
+    erp_refresh(item=item, user=paying_approver)
+    assert len(payments(item)) == 2
+    assert "data-paid" in page(client, item)
+
+
+def test_an_invoice_cancelled_in_tryton_is_flagged_on_the_next_refresh(
+    tryton_synced: OwnerInvoice,
+    paying_approver: Any,
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    assert erp_refresh(item=tryton_synced, user=paying_approver).erp_drift == ""
+    cancel_in_tryton(tryton_server, tryton_synced.erp_id)
+    item = erp_refresh(item=tryton_synced, user=paying_approver)
+    assert item.erp_drift.startswith("Cancelled in the ERP")
+    assert item.erp_amount_due == Decimal("0.00")
