@@ -23,6 +23,7 @@ from erpsync.adapters.tryton import TrytonAdapter
 from erpsync.celery import app
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, OutboxEmail
+from erpsync.outbox import deliver_email
 from erpsync.refresh import due_for_refresh, erp_refresh
 from erpsync.services import erp_accept, erp_send
 from erpsync.states import ErpActionRefused
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 def synced(item: Any, sender: Any, approver: Any) -> Any:
     """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    item = erp_accept(item=erp_send(item=item, user=sender), user=approver)
+    item = erp_accept(item=erp_send(item=item, user=sender), user=approver, export=False)
     result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
     assert result.outcome == "synced", result.detail
     item.refresh_from_db()
@@ -450,3 +451,18 @@ def test_an_invoice_cancelled_in_tryton_is_flagged_on_the_next_refresh(
     item = erp_refresh(item=tryton_synced, user=paying_approver)
     assert item.erp_drift.startswith("Cancelled in the ERP")
     assert item.erp_amount_due == Decimal("0.00")
+
+
+def test_the_drift_email_says_a_refresh_found_it(
+    synced_invoice: OwnerInvoice, paying_approver: Any, mailoutbox: list[Any]
+) -> None:
+    sandbox("cancel", synced_invoice)
+    erp_refresh(item=synced_invoice, user=paying_approver)
+    rows = OutboxEmail.objects.filter(kind="reconcile_drift")
+    assert rows.exists()
+    for row in rows:
+        assert deliver_email(row.pk) == "sent"
+    bodies = [m.body for m in mailoutbox]
+    assert any(
+        "A refresh from the ERP compared" in b and "Cancelled in the ERP" in b for b in bodies
+    )
