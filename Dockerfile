@@ -20,6 +20,7 @@ COPY manage.py ./
 COPY erpsync ./erpsync
 COPY projects ./projects
 COPY subjobs ./subjobs
+COPY jobs ./jobs
 COPY invoicing ./invoicing
 COPY approvals ./approvals
 COPY accounts ./accounts

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "erpsync",
     "projects",
     "subjobs",
+    "jobs",
     "invoicing",
     "approvals",
     "accounts",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("subjobs.urls")),
+    path("", include("jobs.urls")),
     path("", include("invoicing.urls")),
     path("", include("approvals.urls")),
     path("", include("companysettings.urls")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
@@ -39,3 +39,19 @@ def tiles_for(access: ProjectAccess) -> list[tuple[str, str, str]]:
         for t in sorted(_tiles.values(), key=lambda t: (t.order, t.key))
         if t.visible(access)
     ]
+
+
+# A panel on the project page itself (the project's ERP job, say): (template, context), or None
+# when this user sees none. Registered like tiles, so this app never imports the one showing it.
+ProjectPanel = Callable[["ProjectAccess"], tuple[str, dict[str, Any]] | None]
+_panels: dict[str, ProjectPanel] = {}
+
+
+def register_panel(key: str, panel: ProjectPanel) -> None:
+    _panels[key] = panel
+
+
+def panels_for(access: ProjectAccess) -> list[tuple[str, dict[str, Any]]]:
+    """(template, context) of each panel the user sees on the project page, by key."""
+    shown = (_panels[key](access) for key in sorted(_panels))
+    return [panel for panel in shown if panel is not None]

@@ -12,7 +12,7 @@ from projects import permissions, selectors
 from projects.access import ProjectAccess, company_access, project_access
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.models import Company, ProjectTool
-from projects.tools import tiles_for
+from projects.tools import panels_for, tiles_for
 
 ERP_ADMIN_REQUIRED = (
     "The Accountants page is for Admins of the company's ERP Integrations tool: "
@@ -46,7 +46,9 @@ def page_context(
 def project_home(request: HttpRequest, project_id: int) -> HttpResponse:
     access = project_access(request.user, project_id)
     return render(
-        request, "projects/project.html", page_context(access, [], tools=tiles_for(access))
+        request,
+        "projects/project.html",
+        page_context(access, [], tools=tiles_for(access), panels=panels_for(access)),
     )
 
 

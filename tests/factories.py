@@ -147,7 +147,7 @@ def member(project: Project, *, admin: bool, **levels: Any) -> Any:
     return user
 
 
-ALL_KINDS = ("sub_job", "owner_invoice")
+ALL_KINDS = ("job", "sub_job", "owner_invoice")
 
 
 def approver(company: Company, *, kinds: tuple[str, ...] = ALL_KINDS, **overrides: Any) -> Any:

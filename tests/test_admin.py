@@ -43,7 +43,7 @@ def staff_client(client: Any) -> Any:
 def test_every_model_of_ours_is_in_the_admin() -> None:
     from django.apps import apps
 
-    ours = {"erpsync", "projects", "subjobs", "invoicing", "approvals", "webhooks"}
+    ours = {"erpsync", "projects", "subjobs", "jobs", "invoicing", "approvals", "webhooks"}
     models = [m for m in apps.get_models() if m._meta.app_label in ours]
     missing = [m.__name__ for m in models if m not in admin.site._registry]
     assert not missing, f"not in the admin: {missing}"

@@ -48,7 +48,7 @@ def pending(sub_job: Any, drive: Any) -> Any:
 
 def test_the_tool_opens_on_the_first_tabs_ready_to_export(company: Any, approver: Any) -> None:
     response = client_for(approver).get(reverse("erp_tool", args=[company.slug]))
-    assert response.status_code == 302 and response["Location"] == queue(company)
+    assert response.status_code == 302 and response["Location"] == queue(company, "job")
 
 
 def test_ready_to_export_rows_show_project_item_sender_and_wait(
@@ -285,7 +285,7 @@ def test_another_companys_approver_gets_404_and_no_row(company: Any, pending: An
 
 def test_tabs_follow_the_point_of_view_dictionary(company: Any) -> None:
     company.pov_dictionary = "owner"
-    assert [k.label for k in kinds_for(company)] == ["Sub Jobs", "Funding Invoices"]
+    assert [k.label for k in kinds_for(company)] == ["Jobs", "Sub Jobs", "Funding Invoices"]
 
 
 def test_the_home_page_links_the_tool_for_users_with_access(company: Any, admin: Any) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = {"projects": 0, "erpsync": 1, "subjobs": 2, "invoicing": 2, "approvals": 3}
+APPS = {"projects": 0, "erpsync": 1, "subjobs": 2, "invoicing": 2, "jobs": 2, "approvals": 3}
 OTHER_APP = 4
 SHELL = 5
 SHELL_MODULES = {

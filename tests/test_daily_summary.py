@@ -290,7 +290,7 @@ def test_the_summary_costs_the_same_queries_however_many_items_wait(
 
     # The companies, then per company its recipients (the approvers, who is away, their
     # export rights) and one query per kind of item.
-    assert few == many == 1 + 3 + 2
+    assert few == many == 1 + 3 + 3  # jobs, sub jobs, owner invoices
 
 
 def test_the_task_runs_through_celery(

@@ -113,7 +113,7 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
         "emails",
         "connector",
     }
-    assert set(entry["kinds"]) == {"sub_job", "owner_invoice"}
+    assert set(entry["kinds"]) == {"job", "sub_job", "owner_invoice"}
     for kind in entry["kinds"].values():
         assert set(kind) == {"label", "counts", "total"}
         assert set(kind["counts"]) == {s.value for s in ErpState}

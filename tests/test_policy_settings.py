@@ -501,10 +501,10 @@ def test_the_directory_shows_and_saves_each_kinds_export_right(
     [event] = member_events(target)
     assert event.actor == erp_admin
     assert event.details["changes"] == {
-        "export_rights": ["Sub Jobs, Owner Invoices", "Owner Invoices"]
+        "export_rights": ["Jobs, Sub Jobs, Owner Invoices", "Owner Invoices"]
     }
     history = text(client.get(url("settings_member_history", company, target.pk)))
-    assert "Can export: Sub Jobs, Owner Invoices → Owner Invoices" in history
+    assert "Can export: Jobs, Sub Jobs, Owner Invoices → Owner Invoices" in history
 
     # A form without the boxes (an older page) leaves the rights as they are.
     data = flags_post(target, push=True)
@@ -529,7 +529,7 @@ def test_a_delegate_keeps_the_rights_their_period_needs(
     delegate = membership(second, company)
     before = everything()
     response = client_for(erp_admin).post(
-        url("settings_member", company, delegate.pk), flags_post(delegate, "sub_job")
+        url("settings_member", company, delegate.pk), flags_post(delegate, "job", "sub_job")
     )
     assert response.status_code == 409
     body = text(response)
@@ -548,7 +548,7 @@ def test_a_delegate_keeps_the_rights_their_period_needs(
             user=erp_admin,
             export_kinds=["sub_job", "owner_invoice"],
         )
-    assert membership(approver, company).export_kinds() == frozenset({"sub_job"})
+    assert membership(approver, company).export_kinds() == frozenset({"job", "sub_job"})
 
 
 # ----- out of office ------------------------------------------------------------------------------
@@ -674,7 +674,7 @@ def test_out_of_office_refusals_are_shown_at_their_fields(
     company: Any, approver: Any, second: Any, erp_admin: Any
 ) -> None:
     me, other, admin_m = (membership(u, company) for u in (approver, second, erp_admin))
-    sub_jobs_only = membership(f.approver(company, kinds=("sub_job",)), company)
+    sub_jobs_only = membership(f.approver(company, kinds=("job", "sub_job")), company)
     inactive_user = f.approver(company)
     inactive_user.is_active = False
     inactive_user.save()

@@ -200,7 +200,7 @@ def test_the_registry_resolves_the_webhook_key() -> None:
     cls = adapter_class("webhook")
     assert cls is WebhookAdapter
     assert (cls.key, cls.label) == ("webhook", "Webhook")
-    assert cls.supports == {"sub_job", "owner_invoice"}
+    assert cls.supports == {"job", "sub_job", "owner_invoice"}
 
 
 # ----- export --------------------------------------------------------------------------------

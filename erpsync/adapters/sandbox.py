@@ -37,7 +37,7 @@ from erpsync.models import SandboxCall, SandboxRecord
 class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
-    supports = frozenset({"sub_job", "owner_invoice"})
+    supports = frozenset({"job", "sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.FETCH})
     setting_fields = (
         SettingField(

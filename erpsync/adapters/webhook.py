@@ -29,7 +29,7 @@ from then on.
 What the receiving server must do:
 
 - ``POST <url>``, export. The body is
-  ``{"idempotency_key": ..., "kind": "sub_job" | "owner_invoice", "snapshot": {...}}``
+  ``{"idempotency_key": ..., "kind": "job" | "sub_job" | "owner_invoice", "snapshot": {...}}``
   (compact JSON, sorted keys) with ``Content-Type: application/json`` and an
   ``Idempotency-Key`` header equal to the body's key; the signed message is the raw body bytes.
   Verify the signature, then create the item, or, when this key was seen before, create
@@ -224,7 +224,7 @@ def _is_timeout(reason: object) -> bool:
 class WebhookAdapter(Adapter):
     key = "webhook"
     label = "Webhook"
-    supports = frozenset({"sub_job", "owner_invoice"})
+    supports = frozenset({"job", "sub_job", "owner_invoice"})
     # The webhook contract is one-way (erpsync POSTs; the receiver answers with an id): it
     # has no documented endpoint to read a record back.
     unsupported_reasons = {

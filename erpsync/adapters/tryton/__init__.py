@@ -8,9 +8,11 @@ and, optional, the ERP objects it books into: ``receivable_account``, ``revenue_
 An object not named is the company's default in Tryton's accounting configuration, else the
 only fitting candidate; with several candidates and no default the setting is required.
 
-- A sub job becomes an analytic account (code = the sub job's code) under the project's job
-  analytic account (code = the project's ERP job id, else its number), which is created under
-  the analytic root when missing. Its id is the ERP id.
+- A job (the project) becomes an analytic account under the analytic root (code = the
+  project's number, found again by it). Its id is the ERP id, and the project's ERP job id.
+- A sub job becomes an analytic account (code = the sub job's code) under the job's account:
+  the one whose id is the project's ERP job id, else whose code is the ERP job id or the
+  number (a project flagged synced by hand), created when missing. Its id is the ERP id.
 - An owner invoice becomes a posted customer invoice (type out) for the owner/client party
   (found again by name, created with an address when missing): one line per invoice line
   (work completed this period plus materials stored) on the revenue account, one negative
@@ -25,8 +27,7 @@ only fitting candidate; with several candidates and no default the setting is re
   version n looked up and created, so a retry does the same and finds nothing left.
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
-- Refresh (Capability.FETCH, tryton/fetch.py): the invoice's state, amount to pay and
-  payment lines; the analytic account's code.
+- Refresh (Capability.FETCH): see fetch.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
   Tryton's user errors and warnings (closed period, missing account, validation) and a
   refused login → PermanentErpError with Tryton's message.
@@ -82,7 +83,7 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
 class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
-    supports = frozenset({"sub_job", "owner_invoice"})
+    supports = frozenset({"job", "sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH})
 
     REQUIRED = ("url", "database", "username", "password")
@@ -270,6 +271,8 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
             return self._export_invoice(snapshot, idempotency_key)
         if kind == "sub_job":
             return self._export_sub_job(snapshot)
+        if kind == "job":
+            return self._export_job(snapshot)
         raise PermanentErpError(f"The Tryton adapter does not export {kind} items.")
 
     def lookup(self, *, kind: str, idempotency_key: str) -> str | None:
@@ -281,8 +284,8 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
                 self.discard_earlier_drafts(idempotency_key)
                 self.post_invoice(invoice["id"])
             return str(invoice["id"])
-        # A sub job is found by its code under its job, which the key does not carry: the
-        # export itself finds what an earlier try made.
+        # A job or sub job is found by its code under its parent, which the key does not carry:
+        # the export itself finds what an earlier try made.
         return None
 
     # ----- owner invoices -------------------------------------------------------------------
@@ -471,10 +474,22 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
 
     def job_account(self, project: dict[str, Any]) -> int:
         """The project's job analytic account under the root, created when missing."""
-        code = str(project.get("erp_job_id") or project.get("number") or "").strip()
+        job_id = str(project.get("erp_job_id") or "").strip()
+        root = self.analytic_root()
+        if job_id.isdigit():
+            # A synced job's ERP id is its account's id; an account elsewhere in the chart with
+            # that id is not it (then the id was a hand-set code, looked up below).
+            found = self.search_read(
+                "analytic_account.account",
+                [["id", "=", int(job_id)], ["parent", "=", root], ["root", "=", root]],
+                ["id"],
+                limit=1,
+            )
+            if found:
+                return int(found[0]["id"])
+        code = job_id or str(project.get("number") or "").strip()
         if not code:
             raise PermanentErpError("The project has neither an ERP job id nor a number.")
-        root = self.analytic_root()
         name = f"{code} {project.get('name') or ''}".strip()
         return self._analytic(code, name, parent=root, root=root)
 
@@ -502,6 +517,14 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
             ],
         )
         return int(account_id)
+
+    def _export_job(self, snapshot: dict[str, Any]) -> str:
+        code = str(snapshot.get("number") or "").strip()
+        if not code:
+            raise PermanentErpError("The project has no number.")
+        root = self.analytic_root()
+        name = f"{code} {snapshot.get('name') or ''}".strip()
+        return str(self._analytic(code, name, parent=root, root=root))
 
     def _export_sub_job(self, snapshot: dict[str, Any]) -> str:
         code = str(snapshot.get("code") or "").strip()
@@ -561,13 +584,13 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
                     f"{row['total_amount']}, ours {expected}."
                 )
             return problems
-        if kind == "sub_job":
+        if kind in ("sub_job", "job"):
             rows = self.search_read(
                 "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
             )
             if not rows:
                 return [f"Tryton has no analytic account {record_id}."]
-            code = str(snapshot.get("code") or "")
+            code = str(snapshot.get("code" if kind == "sub_job" else "number") or "")
             if rows[0]["code"] != code:
                 return [
                     f"Tryton analytic account {record_id} has code {rows[0]['code']!r}, "

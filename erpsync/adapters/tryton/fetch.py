@@ -4,7 +4,8 @@ An owner invoice is the customer invoice: its state (draft and validated read as
 posted, paid, cancelled), `amount_to_pay` (what is still due), and its payment lines (the
 move lines the Pay wizard, or a person, booked against it; on a customer invoice a payment is
 a credit on the receivable account). Paid in full is the date Tryton reconciled it, else the
-latest payment. A sub job is the analytic account: its code is what drift is judged on.
+latest payment. A sub job or a job is an analytic account: a sub job's code is what drift
+is judged on.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ class TrytonFetch:
             record_id = int(erp_id)
         except (TypeError, ValueError):
             return ErpRecord(exists=False, status=ErpStatus.DELETED)
-        if kind == "sub_job":
-            rows = self.search_read(
-                "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
-            )
-            if not rows:
-                return ErpRecord(exists=False, status=ErpStatus.DELETED)
-            return ErpRecord(exists=True, fields={"code": str(rows[0]["code"] or "")})
-        return self._fetch_invoice(record_id)
+        if kind == "owner_invoice":
+            return self._fetch_invoice(record_id)
+        # A sub job or a job: an analytic account. Only a sub job's code is ours to compare
+        # (a job's account code is the project's ERP job id, not part of its snapshot).
+        rows = self.search_read(
+            "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
+        )
+        if not rows:
+            return ErpRecord(exists=False, status=ErpStatus.DELETED)
+        fields = {"code": str(rows[0]["code"] or "")} if kind == "sub_job" else {}
+        return ErpRecord(exists=True, fields=fields)
 
     def _fetch_invoice(self, record_id: int) -> ErpRecord:
         fields = ["state", "total_amount", "amount_to_pay", "payment_lines", "reconciled"]

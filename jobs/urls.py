@@ -1,0 +1,12 @@
+from django.urls import path
+
+from jobs import views
+
+urlpatterns = [
+    path("projects/<int:project_id>/job/", views.job_detail, name="job_detail"),
+    path(
+        "projects/<int:project_id>/job/erp/<str:action>/",
+        views.job_erp_action,
+        name="job_erp_action",
+    ),
+]
