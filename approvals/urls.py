@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals import email_views, views
+from approvals import email_views, refresh_views, views
 
 prefix = "companies/<slug:slug>/erp/"
 urlpatterns = [
@@ -8,6 +8,11 @@ urlpatterns = [
     path(prefix, views.erp_tool, name="erp_tool"),
     path(f"{prefix}<str:kind>/bulk/", views.erp_bulk, name="erp_bulk"),
     path(f"{prefix}<str:kind>/items/<int:item_id>/", views.erp_item, name="erp_item"),
+    path(
+        f"{prefix}<str:kind>/items/<int:item_id>/refresh/",
+        refresh_views.erp_refresh_item,
+        name="erp_refresh",
+    ),
     path(
         f"{prefix}<str:kind>/items/<int:item_id>/<str:decision>/",
         views.erp_decide,

@@ -20,6 +20,7 @@ from approvals.access import ErpToolAccess, erp_tool_access
 from approvals.diff import changes_since_rejection
 from approvals.filters import CARRIED
 from approvals.kinds import Kind, kind_for, kinds_for
+from approvals.refresh_views import refresh_context
 from approvals.selectors import (
     FILTERS,
     Filter,
@@ -64,6 +65,7 @@ def _context(
         "filters": [(f, current.get(f.key)) for f in FILTERS.values()],
         "carry": carry,
         "now": timezone.now(),
+        **refresh_context(access, kind),
         "breadcrumbs": [(company.name, reverse("home")), ("ERP Integrations", None)],
         **extra,
     }

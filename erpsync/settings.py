@@ -294,6 +294,11 @@ ERP_RECONCILE_HOUR = env_int("ERP_RECONCILE_HOUR", 2, minimum=0)
 if ERP_RECONCILE_HOUR > 23:
     raise ImproperlyConfigured(f"ERP_RECONCILE_HOUR={ERP_RECONCILE_HOUR} must be at most 23.")
 
+# The scheduled refresh (README, Refresh and payments): how often synced items are read back
+# from ERPs that can (payments, cancellations), and how many items one round queues at most.
+ERP_REFRESH_EVERY_SECONDS = env_int("ERP_REFRESH_EVERY_SECONDS", 3600, minimum=60)
+ERP_REFRESH_BATCH = env_int("ERP_REFRESH_BATCH", 500, minimum=1)
+
 # Celery beat's static schedule (django-celery-beat does not support Django 6.1).
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -308,6 +313,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "webhooks.tasks.sweep_webhooks",
         "schedule": float(WEBHOOK_SWEEP_SECONDS),
+    },
+    "erp-refresh": {
+        "task": "erpsync.tasks.refresh_synced",
+        "schedule": float(ERP_REFRESH_EVERY_SECONDS),
     },
     "erp-reconcile-nightly": {
         "task": "erpsync.tasks.reconcile_erp",

@@ -40,6 +40,10 @@ class ErpAction(models.TextChoices):
     REQUEUE_EXPORT = "requeue_export", "Export queued again"
     # The company's pull connector took the accepted version to write it into the ERP.
     CONNECTOR_CLAIM = "connector_claim", "Claimed by the connector"
+    # A synced item read back from the ERP (Refresh, or the scheduled refresh), and a payment
+    # that refresh found booked against it in the ERP.
+    REFRESH = "refresh", "Refresh"
+    PAYMENT = "payment", "Payment received"
 
 
 # What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
@@ -55,6 +59,8 @@ DONE_LABELS: dict[str, str] = {
     "retry_export": "Export retried",
     "requeue_export": "Export queued again",
     "connector_claim": "Claimed by the connector",
+    "refresh": "Refreshed from the ERP",
+    "payment": "Payment received",
     "create": "Created",
     "edit": "Edited",
 }

@@ -16,6 +16,7 @@ from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.outbox import send_outbox_email, unsent_emails
 from erpsync.reconcile import announce_drift
+from erpsync.refresh import due_for_refresh, refresh_by_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +76,20 @@ def reconcile_erp() -> int:
     """Nightly: compare synced items with each company's ERP, list its stray drafts, and
     announce what differs (the approvals app emails the approvers)."""
     return announce_drift()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_item(kind: str, item_id: int) -> str:
+    """Read one synced item back from its ERP; safe to run twice (payments are recorded once
+    each; a second run finds nothing new)."""
+    return refresh_by_id(kind=kind, item_id=item_id)
+
+
+@shared_task(ignore_result=True)
+def refresh_synced() -> int:
+    """The scheduled refresh (every ERP_REFRESH_EVERY_SECONDS): queue the synced items of
+    companies whose ERP can be read back that are due, ERP_REFRESH_BATCH at a time."""
+    due = due_for_refresh()
+    for kind, item_id in due:
+        refresh_item.delay(kind, item_id)
+    return len(due)

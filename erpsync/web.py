@@ -14,8 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from erpsync.adapters import ErpError
 from erpsync.approval import approval_state
 from erpsync.models import ErpItem
+from erpsync.refresh import erp_refresh, refresh_decision
 from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import AWAITING_APPROVAL, ErpAction, ErpActionRefused, ItemLocked
@@ -71,7 +73,25 @@ def sender_buttons(item: ErpItem, user: Any) -> list[ErpButton]:
         decision = item.erp_decide(action, user)
         if decision.fits_state and decision.permitted:
             buttons.append(ErpButton(action, action.label, decision.allowed, decision.reasons))
+    refresh = refresh_button(item, user)
+    if refresh is not None:
+        buttons.append(refresh)
     return buttons
+
+
+def refresh_button(item: ErpItem, user: Any) -> ErpButton | None:
+    """Refresh on a synced item, for its approvers and ERP tool Admins; greyed out with the
+    reason when the company's ERP cannot be read back."""
+    decision = refresh_decision(item, user)
+    if not (decision.fits_state and decision.permitted):
+        return None
+    return ErpButton(ErpAction.REFRESH, "Refresh", decision.allowed, decision.reasons)
+
+
+def refreshed_message(item: ErpItem) -> str:
+    if item.erp_drift:
+        return f"Refreshed from the ERP: {item.erp_drift}"
+    return "Refreshed from the ERP."
 
 
 def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
@@ -127,14 +147,24 @@ def refused(
 def sender_action(
     request: HttpRequest, item: ErpItem, action: str, *, next_url: str
 ) -> HttpResponse:
-    """POST Send, Resend or Retrieve on an item; the service checks everything again."""
+    """POST Send, Resend, Retrieve or Refresh on an item; the service checks everything
+    again."""
     try:
         erp_action = ErpAction(action)
-        service = SENDER_SERVICES[erp_action]
+        service = SENDER_SERVICES[erp_action] if erp_action != ErpAction.REFRESH else erp_refresh
     except (ValueError, KeyError):
         return refused(request, [f"'{action}' is not an action here."], 404)
     try:
-        service(item=item, user=request.user)
+        item = service(item=item, user=request.user)
+    except ErpError as error:
+        return refused(
+            request,
+            [f"The ERP could not be asked: {error.message}"],
+            503,
+            title="Refresh failed",
+            breadcrumbs=item_breadcrumbs(item),
+            back=next_url,
+        )
     except ErpActionRefused as refusal:
         return refused(
             request,
@@ -144,7 +174,10 @@ def sender_action(
             breadcrumbs=item_breadcrumbs(item),
             back=next_url,
         )
-    messages.success(request, DONE[erp_action])
+    if erp_action == ErpAction.REFRESH:
+        messages.success(request, refreshed_message(item))
+    else:
+        messages.success(request, DONE[erp_action])
     return redirect(next_url)
 
 

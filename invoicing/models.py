@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
+from erpsync.adapters import ErpRecord
 from erpsync.fields import DecimalField
 from erpsync.models import ErpItem
 from erpsync.snapshots import SnapshotFormat, format_money
@@ -152,6 +153,14 @@ class OwnerInvoice(ErpItem):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the ERP last said the owner has paid (erpsync.refresh); empty until first read back.
+    erp_amount_paid = DecimalField(
+        "amount paid (ERP)", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    erp_amount_due = DecimalField(
+        "amount still due (ERP)", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    erp_paid_on = models.DateField("paid in full on (ERP)", null=True, blank=True)
 
     class Meta(ErpItem.Meta):
         ordering = ["prime_contract", "number"]
@@ -208,6 +217,26 @@ class OwnerInvoice(ErpItem):
     @property
     def amount_due(self) -> Decimal:
         return self.totals()["amount_due"]
+
+    @property
+    def erp_paid(self) -> bool:
+        """Paid in full, as the ERP last said."""
+        return self.erp_paid_on is not None and self.erp_amount_due == ZERO
+
+    def erp_apply_fetched(self, record: ErpRecord) -> list[str]:
+        changes = []
+        fetched = {
+            "erp_amount_paid": record.amount_paid,
+            "erp_amount_due": record.amount_due,
+            "erp_paid_on": record.paid_on,
+        }
+        for name, value in fetched.items():
+            if getattr(self, name) != value:
+                label = str(self._meta.get_field(name).verbose_name)
+                shown = format_money(value) if isinstance(value, Decimal) else value
+                changes.append(f"{label.capitalize()}: {shown if value is not None else 'none'}")
+                setattr(self, name, value)
+        return changes
 
     # ----- ErpItem -------------------------------------------------------------------------
 

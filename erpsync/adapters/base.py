@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -106,6 +108,48 @@ class Capability(StrEnum):
     # connector claims and reports on through the API (erpsync.connector). The export worker
     # and the sweeper leave such companies' items alone; export() is never called.
     PULL = "pull"
+    # Read a synced record back (Refresh, and the scheduled refresh): its status, and for
+    # invoices what the owner has paid.
+    FETCH = "fetch"
+
+
+class ErpStatus(StrEnum):
+    """A fetched record's status, in erpsync's words whatever the ERP calls it."""
+
+    DRAFT = "draft"
+    POSTED = "posted"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class ErpPayment:
+    """One payment the ERP booked against an invoice; `reference` tells two payments of the
+    same amount on the same day apart (the ERP's own id for it)."""
+
+    on: date
+    amount: Decimal
+    reference: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.on.isoformat()}|{self.amount}|{self.reference}"
+
+
+@dataclass(frozen=True)
+class ErpRecord:
+    """What Capability.FETCH reads back of one ERP record. `fields` holds what drift is
+    judged on, keyed by the snapshot's own dotted paths (e.g. "totals.amount_due"); the
+    amounts are for invoices only (None for other kinds)."""
+
+    exists: bool
+    status: ErpStatus = ErpStatus.POSTED
+    fields: dict[str, str] = field(default_factory=dict)
+    amount_paid: Decimal | None = None
+    amount_due: Decimal | None = None
+    paid_on: date | None = None
+    payments: tuple[ErpPayment, ...] = ()
 
 
 class UnsupportedCapability(PermanentErpError):
@@ -123,6 +167,8 @@ class Adapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # The settings it reads (Company.erp_settings), for the company settings page.
     setting_fields: ClassVar[tuple[SettingField, ...]] = ()
+    # Why a capability is not declared, for the greyed-out button that would use it.
+    unsupported_reasons: ClassVar[dict[Capability, str]] = {}
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         self.company = company
@@ -138,8 +184,15 @@ class Adapter:
         accepts anything."""
         return []
 
+    @classmethod
+    def cannot(cls, capability: Capability) -> str:
+        """Why the adapter cannot do `capability`, in words for a greyed-out button."""
+        return cls.unsupported_reasons.get(
+            capability, f"The {cls.label} ERP adapter cannot {capability.value}."
+        )
+
     def _unsupported(self, capability: Capability) -> UnsupportedCapability:
-        return UnsupportedCapability(f"The {self.label} ERP adapter cannot {capability.value}.")
+        return UnsupportedCapability(self.cannot(capability))
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
         """Create the item in the ERP (or find what an earlier try made) and return its ERP id."""
@@ -165,6 +218,11 @@ class Adapter:
         erpsync key, of any item or version; erp_reconcile tells which no current export
         accounts for (stray drafts)."""
         raise self._unsupported(Capability.LIST_DRAFTS)
+
+    def fetch(self, kind: str, erp_id: str) -> ErpRecord:
+        """Capability.FETCH: the ERP's record `erp_id` as it is now; `exists=False` when the
+        ERP no longer has it."""
+        raise self._unsupported(Capability.FETCH)
 
 
 # ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------

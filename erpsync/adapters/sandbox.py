@@ -6,16 +6,26 @@ adapter settings, so that demos and tests show every path:
     {"fail": {"08-000": "permanent", "INV-003": "transient", "03-000": "transient:2"}}
 
 "transient:N" fails the first N calls for that item and then succeeds.
+
+What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
+delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
 """
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from erpsync.adapters.base import (
     Adapter,
+    Capability,
+    ErpPayment,
+    ErpRecord,
+    ErpStatus,
     PermanentErpError,
     SettingField,
     SettingKind,
@@ -28,6 +38,7 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
+    capabilities = frozenset({Capability.FETCH})
     setting_fields = (
         SettingField(
             "fail",
@@ -109,3 +120,123 @@ class SandboxAdapter(Adapter):
 
     def check(self) -> None:
         return None
+
+    def fetch(self, kind: str, erp_id: str) -> ErpRecord:
+        record = SandboxRecord.objects.filter(company=self.company, erp_id=erp_id).first()
+        if record is None or record.status == ErpStatus.DELETED:
+            return ErpRecord(exists=False, status=ErpStatus.DELETED)
+        fields = {
+            path: str(value)
+            for path in DRIFT_FIELDS.get(kind, ())
+            if (value := _at(record.payload, path)) is not None
+        }
+        if kind != "owner_invoice":
+            status = ErpStatus(record.status)
+            return ErpRecord(exists=True, status=status, fields=fields)
+        payments = tuple(_payment(p) for p in record.payments)
+        total = _invoice_total(record)
+        paid = sum((p.amount for p in payments), Decimal("0.00"))
+        due = max(total - paid, Decimal("0.00"))
+        status = ErpStatus(record.status)
+        paid_on = None
+        if status == ErpStatus.POSTED and payments and due == 0:
+            status = ErpStatus.PAID
+            paid_on = max(p.on for p in payments)
+        return ErpRecord(
+            exists=True,
+            status=status,
+            fields=fields,
+            amount_paid=paid,
+            amount_due=due if status != ErpStatus.CANCELLED else Decimal("0.00"),
+            paid_on=paid_on,
+            payments=payments,
+        )
+
+
+# What the sandbox reports back for drift, by kind: paths into the exported snapshot.
+DRIFT_FIELDS: dict[str, tuple[str, ...]] = {
+    "sub_job": ("code", "name"),
+    "owner_invoice": ("number", "totals.amount_due"),
+}
+
+
+def _at(data: Any, path: str) -> Any:
+    for name in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
+
+
+def _payment(data: dict[str, Any]) -> ErpPayment:
+    return ErpPayment(
+        on=date.fromisoformat(data["on"]),
+        amount=Decimal(str(data["amount"])),
+        reference=str(data.get("reference", "")),
+    )
+
+
+def _invoice_total(record: SandboxRecord) -> Decimal:
+    try:
+        return Decimal(str(_at(record.payload, "totals.amount_due") or "0")).quantize(
+            Decimal("0.01")
+        )
+    except InvalidOperation:
+        return Decimal("0.00")
+
+
+class SandboxError(ValueError):
+    """A play on the sandbox ERP that makes no sense (no such record, already cancelled)."""
+
+
+def _record(company: Any, erp_id: str) -> SandboxRecord:
+    record = (
+        SandboxRecord.objects.select_for_update().filter(company=company, erp_id=erp_id).first()
+    )
+    if record is None or record.status == ErpStatus.DELETED:
+        raise SandboxError(f"The sandbox ERP of {company} has no record {erp_id}.")
+    return record
+
+
+def sandbox_pay(
+    *,
+    company: Any,
+    erp_id: str,
+    amount: Decimal | None = None,
+    on: date | None = None,
+    reference: str = "",
+) -> ErpPayment:
+    """Book a payment against a sandbox invoice, as the owner paying it would: `amount`
+    defaults to what is still due, `on` to today."""
+    with transaction.atomic():
+        record = _record(company, erp_id)
+        if record.kind != "owner_invoice":
+            raise SandboxError(f"{erp_id} is a {record.kind.replace('_', ' ')}, not an invoice.")
+        if record.status != ErpStatus.POSTED:
+            raise SandboxError(f"{erp_id} is {record.status} in the sandbox ERP.")
+        paid = sum((_payment(p).amount for p in record.payments), Decimal("0.00"))
+        due = _invoice_total(record) - paid
+        amount = due if amount is None else amount.quantize(Decimal("0.01"))
+        if amount <= 0 or amount > due:
+            raise SandboxError(
+                f"{erp_id} has {due} due: a payment must be above 0 and at most that."
+            )
+        payment = ErpPayment(
+            on=on or timezone.localdate(),
+            amount=amount,
+            reference=reference or f"PAY-{record.pk:06d}-{len(record.payments) + 1}",
+        )
+        record.payments = [
+            *record.payments,
+            {"on": payment.on.isoformat(), "amount": str(amount), "reference": payment.reference},
+        ]
+        record.save(update_fields=["payments"])
+    return payment
+
+
+def sandbox_set_status(*, company: Any, erp_id: str, status: ErpStatus) -> None:
+    """Cancel (void) or delete a record in the sandbox ERP."""
+    with transaction.atomic():
+        record = _record(company, erp_id)
+        record.status = status
+        record.save(update_fields=["status"])

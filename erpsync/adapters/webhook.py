@@ -60,6 +60,7 @@ from urllib.parse import urlencode, urlsplit
 
 from erpsync.adapters.base import (
     Adapter,
+    Capability,
     PermanentErpError,
     SettingField,
     SettingKind,
@@ -224,6 +225,12 @@ class WebhookAdapter(Adapter):
     key = "webhook"
     label = "Webhook"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
+    # The webhook contract is one-way (erpsync POSTs; the receiver answers with an id): it
+    # has no documented endpoint to read a record back.
+    unsupported_reasons = {
+        Capability.FETCH: "The Webhook ERP integration only sends items to the ERP: it has no "
+        "endpoint to read them back, so Refresh is not available."
+    }
     setting_fields = (
         SettingField(
             "url",

@@ -35,6 +35,7 @@ from projects.terms import TERMS, term
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+    from erpsync.adapters import ErpRecord
     from projects.models import Company, Project
 
     AnyUser = AbstractBaseUser | AnonymousUser
@@ -103,6 +104,10 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     erp_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # What the last refresh (erpsync.refresh) found wrong with the synced record in the ERP,
+    # e.g. "Cancelled in the ERP"; empty when it matched. Shown on the item at once.
+    erp_drift = models.TextField("ERP drift", blank=True)
+    erp_refreshed_at = models.DateTimeField("last refreshed from the ERP", null=True, blank=True)
 
     objects = ErpItemQuerySet.as_manager()
 
@@ -189,6 +194,11 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         """The amount the approval rules read from a submitted version (None: no amount; only
         rules from $0.00 apply then)."""
         return None
+
+    def erp_apply_fetched(self, record: ErpRecord) -> list[str]:
+        """Store what the kind keeps of a fetched ERP record (an invoice's payments) and say
+        what changed, for the refresh's audit row; the default keeps nothing."""
+        return []
 
     def erp_name_in(self, company: Company) -> str:
         """The item's title in the company's dictionary ('Funding Invoice INV-007')."""

@@ -93,6 +93,11 @@ class SandboxRecord(models.Model):
     idempotency_key = models.CharField(max_length=200)
     erp_id = models.CharField(max_length=100)
     payload = models.JSONField()
+    # What happened to the record in the simulated ERP since it was exported (erp_sandbox
+    # pay/cancel/delete): "posted", "cancelled" or "deleted", and the payments booked
+    # against it, each {"on": ISO date, "amount": "12.00", "reference": "..."}.
+    status = models.CharField(max_length=20, default="posted")
+    payments = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -27,6 +27,7 @@ only fitting candidate; with several candidates and no default the setting is re
   version n looked up and created, so a retry does the same and finds nothing left.
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
+- Refresh (Capability.FETCH): see fetch.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
   Tryton's user errors and warnings (closed period, missing account, validation) and a
   refused login → PermanentErpError with Tryton's message.
@@ -53,6 +54,7 @@ from erpsync.adapters.base import (
 if TYPE_CHECKING:
     from projects.models import Company
 
+from erpsync.adapters.tryton.fetch import TrytonFetch
 from erpsync.adapters.tryton.rpc import TrytonRpc
 
 RETAINAGE_DESCRIPTION = "Retainage withheld"
@@ -78,11 +80,11 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
     return max(datetime.date.fromisoformat(due), datetime.date.today())
 
 
-class TrytonAdapter(TrytonRpc, Adapter):
+class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS})
+    capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH})
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
