@@ -182,3 +182,30 @@ def test_a_rows_text_lines_up_with_its_buttons(
         })""",
     )
     assert offsets and max(offsets) <= 3, offsets
+
+
+def test_a_rows_action_cell_spans_the_whole_row(
+    page: Page, live_server: Any, demo: None, login: Callable[..., None]
+) -> None:
+    """`.actions` is a flex box; on a table cell that made it no cell at all, so its bottom
+    border stopped at the button, above the rest of a tall row's."""
+    approver = CompanyMembership.objects.get(
+        user__username="approver", company__slug="demo-builders"
+    )
+    token_create(
+        user=approver.user,
+        company=approver.company,
+        name="A month-end script whose rather long name wraps over several lines here",
+    )
+    page.set_viewport_size({"width": 1366, "height": 768})
+    login("approver")
+    page.goto(f"{live_server.url}{reverse('api_tokens')}")
+    gaps = page.eval_on_selector_all(
+        "table[data-token-list] tbody tr",
+        """rows => rows.map(row => {
+            const cell = row.querySelector('td.actions').getBoundingClientRect();
+            const all = row.getBoundingClientRect();
+            return [all.height, Math.abs(all.bottom - cell.bottom)];
+        })""",
+    )
+    assert gaps and all(height > 60 and gap <= 1 for height, gap in gaps), gaps
