@@ -17,6 +17,9 @@ from django.urls import reverse
 from playwright.sync_api import Page
 
 from api.services import token_create
+from erpsync.adapters import ErpStatus
+from erpsync.adapters.sandbox import sandbox_pay, sandbox_set_status
+from erpsync.refresh import erp_refresh
 from invoicing.models import InvoiceLine, OwnerInvoice
 from projects.models import Company, CompanyMembership, Project
 from subjobs.models import SubJob
@@ -45,6 +48,15 @@ def page_urls() -> dict[str, dict[str, str]]:
     # A token with a long name in the approver's list: its row must fit a phone too.
     approver = CompanyMembership.objects.get(company=demo, user__username="approver").user
     token_create(user=approver, company=demo, name=UNBROKEN[:100], read_only=True)
+    # Life after sync: the synced invoice paid in the (sandbox) ERP and refreshed shows its
+    # Paid badge; a synced sub job cancelled there shows the drift banner.
+    paid = OwnerInvoice.objects.get(prime_contract__project=project, erp_state="synced")
+    sandbox_pay(company=demo, erp_id=paid.erp_id)
+    erp_refresh(item=paid, user=approver)
+    drifted = SubJob.objects.get(project=project, code="07-000")
+    sandbox_set_status(company=demo, erp_id=drifted.erp_id, status=ErpStatus.CANCELLED)
+    erp_refresh(item=drifted, user=approver)
+    unsynced = Project.objects.get(company=demo, number="DB-200")
     return {
         "admin": {
             "home": reverse("home"),
@@ -58,6 +70,11 @@ def page_urls() -> dict[str, dict[str, str]]:
             "contract-invoices": reverse("contract_invoices", args=[project.pk, contract.pk]),
             "invoice": reverse("invoice_detail", args=[project.pk, invoice.pk]),
             "invoice-partly-approved": reverse("invoice_detail", args=[project.pk, partly.pk]),
+            "invoice-paid": reverse("invoice_detail", args=[project.pk, paid.pk]),
+            "sub-job-drifted": reverse("sub_job_detail", args=[project.pk, drifted.pk]),
+            "job": reverse("job_detail", args=[project.pk]),
+            "project-unsynced": reverse("project", args=[unsynced.pk]),
+            "job-unsynced": reverse("job_detail", args=[unsynced.pk]),
             "invoicing": reverse("invoicing", args=[project.pk]),
             "project-directory": reverse("project_members", args=[project.pk]),
             "company-directory": reverse("company_members", args=[slug]),
@@ -71,6 +88,8 @@ def page_urls() -> dict[str, dict[str, str]]:
             "exporting": reverse("erp_queue", args=[slug, "sub_job", "exporting"]),
             "failed": reverse("erp_queue", args=[slug, "sub_job", "failed"]),
             "synced": reverse("erp_queue", args=[slug, "owner_invoice", "synced"]),
+            "synced-sub-jobs": reverse("erp_queue", args=[slug, "sub_job", "synced"]),
+            "ready-jobs": reverse("erp_queue", args=[slug, "job", "ready"]),
             "history": reverse("erp_queue", args=[slug, "owner_invoice", "history"]),
             "preview-invoice": reverse("erp_item", args=[slug, "owner_invoice", invoice.pk]),
             "preview-sub-job": reverse("erp_item", args=[slug, "sub_job", sub_job.pk]),
