@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -23,7 +22,12 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for, pulls
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.selectors import live_connector_claims, stale_export_items, submitted_snapshot
+from erpsync.selectors import (
+    live_connector_claims,
+    stale_export_items,
+    submitted_snapshot,
+    worker_leases,
+)
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpActionRefused, ErpState
 
@@ -65,9 +69,7 @@ def _claim(
         # A company that just left its connector: the claim it gave out must end first.
         if live_connector_claims(model).filter(object_id=item.pk).exists():
             return ExportResult("skipped", "the company's connector holds a claim on it")
-        lease = timezone.now() - timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
-        attempts = ExportAttempt.objects.filter(content_type=content_type, object_id=item.pk)
-        if attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=lease).exists():
+        if worker_leases(model).filter(object_id=item.pk).exists():
             return ExportResult("skipped", "another worker is exporting it")
         attempt = ExportAttempt.objects.create(
             content_type=content_type,

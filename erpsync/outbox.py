@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,8 +118,15 @@ def message_id(row: OutboxEmail) -> str:
     return f"<erpsync.{row.kind}.{row.pk}@{domain}>"
 
 
-def _backoff(tries: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(tries - 1, 0), 3600))
+def doubling_backoff(tries: int, *, first: float, most: float) -> timedelta:
+    """The wait after the `tries`-th failed try of an outbox row: `first` seconds, doubling
+    with each try, never more than `most`. Shared by every outbox (emails, webhooks)."""
+    return timedelta(seconds=min(first * 2 ** min(max(tries - 1, 0), 30), most))
+
+
+def free_of_leases(now: datetime) -> Q:
+    """Outbox rows no worker holds: never leased, or their lease has run out."""
+    return Q(lease_until__isnull=True) | Q(lease_until__lte=now)
 
 
 def _claim(pk: int) -> OutboxEmail | str:
@@ -182,7 +189,7 @@ def _failed(row: OutboxEmail, error: Exception) -> str:
     OutboxEmail.objects.filter(pk=row.pk).update(
         status=EmailStatus.FAILED if gave_up else EmailStatus.PENDING,
         lease_until=None,
-        next_try_at=timezone.now() + _backoff(row.tries),
+        next_try_at=timezone.now() + doubling_backoff(row.tries, first=30, most=3600),
         last_error=text,
     )
     logger.warning(
@@ -205,7 +212,7 @@ def unsent_emails(limit: int = 500) -> list[int]:
         OutboxEmail.objects.filter(
             status=EmailStatus.PENDING, next_try_at__lte=now, created_at__lte=grace
         )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .filter(free_of_leases(now))
         .order_by("next_try_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -38,7 +38,7 @@ from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import submitted_snapshot
 from erpsync.services import _lock, record_event
-from erpsync.snapshots import format_money
+from erpsync.snapshots import format_money, value_at
 from erpsync.states import Decision, ErpAction, ErpActionRefused, ErpState, Refusal, RefusalKind
 from projects.models import Company
 from projects.permissions import is_accounting_approver, is_erp_tool_admin
@@ -73,14 +73,6 @@ def refresh_decision(item: ErpItem, user: Any) -> Decision:
     return Decision(action=ErpAction.REFRESH, refusals=tuple(refusals))
 
 
-def _at(data: Any, path: str) -> Any:
-    for name in path.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(name)
-    return data
-
-
 def _same(ours: Any, theirs: str) -> bool:
     try:
         return Decimal(str(ours)) == Decimal(theirs)
@@ -98,7 +90,7 @@ def drift_of(item: ErpItem, record: ErpRecord) -> str:
     snapshot = submitted.snapshot if submitted is not None else None
     problems = []
     for path, theirs in sorted(record.fields.items()):
-        ours = _at(snapshot, path)
+        ours = value_at(snapshot, path)
         if ours is not None and not _same(ours, theirs):
             problems.append(f"{path} is {theirs} in the ERP but {ours} in erpsync")
     return f"Changed in the ERP: {'; '.join(problems)}." if problems else ""

@@ -148,7 +148,7 @@ def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     content_type = ContentType.objects.get_for_model(model)
     attempts = ExportAttempt.objects.filter(content_type=content_type)
     held = (
-        attempts.filter(outcome=ExportOutcome.STARTED, started_at__gte=now - lease)
+        worker_leases(model)
         | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
     ).values("object_id")
     requeued = ErpEvent.objects.filter(

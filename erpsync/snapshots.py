@@ -212,3 +212,12 @@ def edit_changes(
             )
         )
     return readable
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at a dotted `path` ("totals.amount_due") in a snapshot, or None."""
+    for name in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data

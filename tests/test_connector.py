@@ -87,6 +87,11 @@ def url(company: Any, segment: str) -> str:
     return f"/api/v1/companies/{company.slug}/connector/{segment}/"
 
 
+def post(api: APIClient, company: Any, segment: str, body: Any) -> Any:
+    """POST `body` as JSON to one of the company's connector endpoints."""
+    return api.post(url(company, segment), body, format="json")
+
+
 def synced(item: Any, erp_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "kind": item.erp_kind,
@@ -117,6 +122,26 @@ def claimed_ids(claim: Any) -> list[int]:
     return [c.item.pk for c in claim.items]
 
 
+def take(company: Any, user: Any, limit: int, lease_seconds: int = 60) -> connector.Claim:
+    """A claim by the connector of `user`, as the API makes it."""
+    return claim_batch(company=company, user=user, limit=limit, lease_seconds=lease_seconds)
+
+
+def report_on(
+    company: Any, user: Any, item: Any, outcome: str, *, version: int = 1, **fields: str
+) -> connector.ReportResult:
+    """The connector of `user` reports `outcome` for `item` at `version`."""
+    return report(
+        company=company,
+        user=user,
+        kind=item.erp_kind,
+        item_id=item.pk,
+        version=version,
+        outcome=outcome,
+        **fields,
+    )
+
+
 # ----- core: claims -----------------------------------------------------------------------
 
 
@@ -143,7 +168,7 @@ def test_a_claimer_holding_its_rows_never_shares_them_and_never_blocks_another(
 
     def claim(name: str) -> None:
         try:
-            results[name] = claim_batch(company=pulling, user=robot, limit=4, lease_seconds=60)
+            results[name] = take(pulling, robot, 4)
         except Exception as error:
             results[name] = error
         finally:
@@ -178,7 +203,7 @@ def test_many_concurrent_claimers_take_every_item_exactly_once(
         try:
             start.wait(10)
             while True:
-                claim = claim_batch(company=pulling, user=robot, limit=3, lease_seconds=60)
+                claim = take(pulling, robot, 3)
                 if not claim.items:
                     return
                 taken[n] += claimed_ids(claim)
@@ -202,16 +227,16 @@ def test_a_live_claim_holds_its_items_and_an_expired_one_puts_them_back(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
     items = accepted(project, admin, approver, 3)
-    first = claim_batch(company=pulling, user=robot, limit=2, lease_seconds=60)
+    first = take(pulling, robot, 2)
     assert claimed_ids(first) == [items[0].pk, items[1].pk]  # oldest accepted first
-    second = claim_batch(company=pulling, user=robot, limit=10, lease_seconds=60)
+    second = take(pulling, robot, 10)
     assert claimed_ids(second) == [items[2].pk]
-    assert claim_batch(company=pulling, user=robot, limit=10, lease_seconds=60).items == []
+    assert take(pulling, robot, 10).items == []
 
     ConnectorClaim.objects.filter(token=first.token).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    again = claim_batch(company=pulling, user=robot, limit=10, lease_seconds=60)
+    again = take(pulling, robot, 10)
     assert claimed_ids(again) == [items[0].pk, items[1].pk]
     assert again.token != first.token
     claim = again.items[0]
@@ -244,19 +269,10 @@ def test_a_synced_report_marks_it_synced_once_and_a_repeat_is_a_no_op(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
     [item] = accepted(project, admin, approver)
-    claim = claim_batch(company=pulling, user=robot, limit=1, lease_seconds=60)
+    claim = take(pulling, robot, 1)
 
     def send() -> Any:
-        return report(
-            company=pulling,
-            user=robot,
-            kind="sub_job",
-            item_id=item.pk,
-            version=1,
-            outcome="synced",
-            erp_id="ERP-000001",
-            claim=claim.token,
-        )
+        return report_on(pulling, robot, item, "synced", erp_id="ERP-000001", claim=claim.token)
 
     first = send()
     assert (first.status, first.changed, first.state, first.erp_id) == (
@@ -293,9 +309,9 @@ def test_a_second_erp_id_for_a_synced_item_is_refused_with_a_409_saying_why(
 ) -> None:
     [item] = accepted(project, admin, approver)
     api = api_for(robot, pulling)
-    first = api.post(url(pulling, "reports"), [synced(item, "ERP-7")], format="json")
+    first = post(api, pulling, "reports", [synced(item, "ERP-7")])
     assert first.status_code == 200, first.content
-    response = api.post(url(pulling, "reports"), [synced(item, "ERP-8")], format="json")
+    response = post(api, pulling, "reports", [synced(item, "ERP-8")])
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
     [result] = response.json()["results"]
@@ -312,11 +328,12 @@ def test_a_failed_report_fails_the_export_and_retry_puts_it_back_in_the_queue(
 ) -> None:
     [item] = accepted(project, admin, approver)
     api = api_for(robot, pulling)
-    claim = api.post(url(pulling, "claims"), {"limit": 5}, format="json").json()
-    response = api.post(
-        url(pulling, "reports"),
+    claim = post(api, pulling, "claims", {"limit": 5}).json()
+    response = post(
+        api,
+        pulling,
+        "reports",
         [failed(item, "Cost code closed for posting", claim=claim["claim"])],
-        format="json",
     )
     assert response.status_code == 200, response.content
     assert response.json()["results"][0]["state"] == "export_failed"
@@ -326,9 +343,7 @@ def test_a_failed_report_fails_the_export_and_retry_puts_it_back_in_the_queue(
     event = ErpEvent.objects.get(action="mark_export_failed", object_id=item.pk)
     assert event.actor == robot and event.reason == "Cost code closed for posting"
     # The same claim's failure again changes nothing.
-    again = api.post(
-        url(pulling, "reports"), [failed(item, "again", claim=claim["claim"])], format="json"
-    )
+    again = post(api, pulling, "reports", [failed(item, "again", claim=claim["claim"])])
     assert again.status_code == 200 and not again.json()["results"][0]["changed"]
 
     decide(item=item, user=approver, decision="retry")
@@ -336,12 +351,10 @@ def test_a_failed_report_fails_the_export_and_retry_puts_it_back_in_the_queue(
     queue = api.get(url(pulling, "queue")).json()
     assert (queue["waiting"], [i["id"] for i in queue["items"]]) == (1, [item.pk])
     # A late repeat of the first claim's failure does not fail the retried export.
-    late = api.post(
-        url(pulling, "reports"), [failed(item, "late", claim=claim["claim"])], format="json"
-    )
+    late = post(api, pulling, "reports", [failed(item, "late", claim=claim["claim"])])
     assert late.status_code == 200 and not late.json()["results"][0]["changed"]
     assert state_of(item) == "accepted"
-    retried = api.post(url(pulling, "claims"), {"limit": 5}, format="json").json()
+    retried = post(api, pulling, "claims", {"limit": 5}).json()
     assert [i["id"] for i in retried["items"]] == [item.pk]
     assert not SandboxRecord.objects.exists()  # erpsync itself never exported it
 
@@ -353,57 +366,22 @@ def test_late_reports_after_an_expired_claim_was_claimed_again(
     """Synced always counts (the ERP has the record); a failure from an expired claim yields
     to the live claim of whoever took the item since."""
     one, two = accepted(project, admin, approver, 2)
-    old = claim_batch(company=pulling, user=robot, limit=2, lease_seconds=60)
+    old = take(pulling, robot, 2)
     ConnectorClaim.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    new = claim_batch(company=pulling, user=robot, limit=2, lease_seconds=60)
+    new = take(pulling, robot, 2)
     assert claimed_ids(new) == [one.pk, two.pk]
 
-    refused = report(
-        company=pulling,
-        user=robot,
-        kind="sub_job",
-        item_id=one.pk,
-        version=1,
-        outcome="failed",
-        error="timeout",
-        claim=old.token,
-    )
+    refused = report_on(pulling, robot, one, "failed", error="timeout", claim=old.token)
     assert refused.status == 409 and "another connector run claimed it" in refused.detail
     assert state_of(one) == "accepted"
-    late_sync = report(
-        company=pulling,
-        user=robot,
-        kind="sub_job",
-        item_id=two.pk,
-        version=1,
-        outcome="synced",
-        erp_id="ERP-2",
-        claim=old.token,
-    )
+    late_sync = report_on(pulling, robot, two, "synced", erp_id="ERP-2", claim=old.token)
     assert late_sync.status == 200 and late_sync.changed
     # The new claim's own report of the same record: the same result.
-    same = report(
-        company=pulling,
-        user=robot,
-        kind="sub_job",
-        item_id=two.pk,
-        version=1,
-        outcome="synced",
-        erp_id="ERP-2",
-        claim=new.token,
-    )
+    same = report_on(pulling, robot, two, "synced", erp_id="ERP-2", claim=new.token)
     assert same.status == 200 and not same.changed
     # Never claimed at all, but accepted at that version: the ERP has it, so it counts.
     [three] = accepted(project, admin, approver)
-    unclaimed = report(
-        company=pulling,
-        user=robot,
-        kind="sub_job",
-        item_id=three.pk,
-        version=1,
-        outcome="synced",
-        erp_id="ERP-3",
-    )
+    unclaimed = report_on(pulling, robot, three, "synced", erp_id="ERP-3")
     assert unclaimed.status == 200 and state_of(three) == "synced"
 
 
@@ -412,15 +390,7 @@ def test_a_report_for_another_version_is_refused(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
     [item] = accepted(project, admin, approver)
-    result = report(
-        company=pulling,
-        user=robot,
-        kind="sub_job",
-        item_id=item.pk,
-        version=2,
-        outcome="synced",
-        erp_id="ERP-1",
-    )
+    result = report_on(pulling, robot, item, "synced", version=2, erp_id="ERP-1")
     assert result.status == 409 and "no version 2" in result.detail
     assert state_of(item) == "accepted"
 
@@ -452,7 +422,7 @@ def test_a_live_claim_keeps_the_worker_off_an_item_after_the_company_leaves_its_
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
     [item] = accepted(project, admin, approver)
-    claim_batch(company=pulling, user=robot, limit=1, lease_seconds=60)
+    take(pulling, robot, 1)
     pulling.erp_adapter = "sandbox"
     pulling.save(update_fields=["erp_adapter"])
     SubJob.objects.filter(pk=item.pk).update(erp_changed_at=timezone.now() - timedelta(hours=2))
@@ -478,11 +448,11 @@ def test_a_worker_still_exporting_an_item_keeps_the_connector_off_it(
         idempotency_key=idempotency_key(item),
         try_number=1,
     )
-    assert claim_batch(company=pulling, user=robot, limit=5, lease_seconds=60).items == []
+    assert take(pulling, robot, 5).items == []
     ExportAttempt.objects.filter(pk=attempt.pk).update(
         started_at=timezone.now() - timedelta(hours=1)
     )
-    claim = claim_batch(company=pulling, user=robot, limit=5, lease_seconds=60)
+    claim = take(pulling, robot, 5)
     assert claimed_ids(claim) == [item.pk]
 
 
@@ -492,7 +462,7 @@ def test_the_exporting_list_says_waiting_for_the_connector_not_export_now(
 ) -> None:
     accepted(project, admin, approver, 2)
     SubJob.objects.update(erp_changed_at=timezone.now() - timedelta(hours=2))
-    claim_batch(company=pulling, user=robot, limit=1, lease_seconds=60)
+    take(pulling, robot, 1)
     client = Client()
     client.force_login(approver)
     page = client.get(reverse("erp_queue", args=[pulling.slug, "sub_job", "exporting"]))
@@ -508,7 +478,7 @@ def test_erp_status_counts_what_waits_for_the_connector(
     pulling: Any, project: Any, admin: Any, approver: Any, robot: Any
 ) -> None:
     accepted(project, admin, approver, 3)
-    claim_batch(company=pulling, user=robot, limit=1, lease_seconds=60)
+    take(pulling, robot, 1)
     out = StringIO()
     call_command("erp_status", "--company", pulling.slug, "--json", stdout=out)
     [entry] = json.loads(out.getvalue())["companies"]
@@ -527,7 +497,7 @@ def test_the_api_claims_with_the_snapshot_key_and_expiry_and_reports_per_item(
 ) -> None:
     one, two = accepted(project, admin, approver, 2)
     api = api_for(robot, pulling)
-    response = api.post(url(pulling, "claims"), {"limit": 10, "lease_seconds": 30}, format="json")
+    response = post(api, pulling, "claims", {"limit": 10, "lease_seconds": 30})
     assert response.status_code == 200, response.content
     claim = response.json()
     assert claim["claim"] and claim["expires_at"] > claim["claimed_at"]
@@ -573,9 +543,9 @@ def test_a_read_only_token_may_read_the_queue_but_not_claim_or_report(
     [item] = accepted(project, admin, approver)
     api = api_for(robot, pulling, read_only=True)
     assert api.get(url(pulling, "queue")).status_code == 200
-    claim = api.post(url(pulling, "claims"), {"limit": 1}, format="json")
+    claim = post(api, pulling, "claims", {"limit": 1})
     assert claim.status_code == 403 and "read-only" in claim.json()["detail"]
-    reported = api.post(url(pulling, "reports"), [synced(item, "ERP-1")], format="json")
+    reported = post(api, pulling, "reports", [synced(item, "ERP-1")])
     assert reported.status_code == 403
     assert state_of(item) == "accepted" and not ConnectorClaim.objects.exists()
 
@@ -586,9 +556,9 @@ def test_only_admins_of_the_erp_tool_may_claim_and_report(
 ) -> None:
     [item] = accepted(project, admin, approver)
     api = api_for(approver, pulling)  # a Standard accounting approver
-    response = api.post(url(pulling, "claims"), {"limit": 1}, format="json")
+    response = post(api, pulling, "claims", {"limit": 1})
     assert response.status_code == 403 and "Admin" in response.json()["detail"]
-    assert api.post(url(pulling, "reports"), [synced(item, "E")], format="json").status_code == 403
+    assert post(api, pulling, "reports", [synced(item, "E")]).status_code == 403
     assert api.get(url(pulling, "queue")).status_code == 200  # the tool's users may read it
     assert state_of(item) == "accepted"
 
@@ -605,7 +575,7 @@ def test_another_companys_connector_and_items_answer_404(
         response = getattr(elsewhere, method)(url(pulling, segment), {}, format="json")
         assert response.status_code == 404, segment
     # The other company's own endpoint, reporting this company's item: no such item there.
-    response = elsewhere.post(url(other, "reports"), [synced(item, "ERP-1")], format="json")
+    response = post(elsewhere, other, "reports", [synced(item, "ERP-1")])
     assert response.status_code == 404
     assert response.json()["results"][0]["http_status"] == 404
     assert state_of(item) == "accepted"
@@ -660,12 +630,12 @@ def test_bad_bodies_answer_4xx_with_a_reason_and_change_nothing(
     api = api_for(robot, pulling)
     before = ErpEvent.objects.count()
     for body in BAD_CLAIMS:
-        response = api.post(url(pulling, "claims"), body, format="json")
+        response = post(api, pulling, "claims", body)
         assert 400 <= response.status_code < 500, (body, response.content)
         assert response.json()["detail"], body
     for body in BAD_REPORTS:
         body = json.loads(json.dumps(body).replace('"id": 1,', f'"id": {item.pk},'))
-        response = api.post(url(pulling, "reports"), body, format="json")
+        response = post(api, pulling, "reports", body)
         assert response.status_code == 422, (body, response.content)
         assert response.json()["detail"], body
     for raw in (b"{", b"\xff\xfe", b"[1, 2"):

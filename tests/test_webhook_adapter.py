@@ -7,13 +7,12 @@ import hmac
 import json
 import re
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +28,7 @@ from erpsync.adapters.webhook import (
     verify,
 )
 from tests.factories import CompanyFactory
+from tests.live import http_server
 
 SECRET = "s3cret-shared-with-the-erp"
 OLD_SECRET = "the-secret-being-rotated-out"
@@ -135,19 +135,9 @@ def erp() -> Iterator[FakeErp]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    host, port = server.server_address[:2]
-    fake = FakeErp(url=f"http://{host}:{port}/erp/items")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with http_server(Handler) as base:
+        fake = FakeErp(url=f"{base}/erp/items")
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def make_adapter(url: str, **settings: Any) -> WebhookAdapter:

@@ -10,24 +10,22 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from erpsync.adapters.webhook import SignatureError, verify
-from erpsync.celery import app
 from erpsync.models import OutboxEmail
 from erpsync.services import erp_accept, erp_reject, erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpActionRefused
 from projects.models import ToolLevel
 from subjobs.models import SubJob
 from tests import factories as f
-from tests.test_export_worker import wait_for
+from tests.live import celery_worker, http_server, wait_for
 from webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from webhooks.outbox import deliver, due_deliveries
 from webhooks.services import subscription_create
@@ -100,27 +98,15 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/erpsync"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with http_server(Handler) as base:
+        fake.url = f"{base}/hooks/erpsync"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
 def worker() -> Iterator[None]:
-    """A real Celery worker in a thread, on the real broker (the tests commit for it)."""
-    assert not app.conf.task_always_eager, "these tests need the real broker"
-    app.control.purge()  # messages other tests published without a worker to take them
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
+    with celery_worker():
         yield
-    connection.close()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from erpsync.outbox import enqueue_emails
+from erpsync.outbox import doubling_backoff, enqueue_emails, free_of_leases
 from projects.models import Company
 from webhooks.http import Answer, post, signed_headers
 from webhooks.models import OPEN_STATES, DeliveryState, WebhookDelivery, WebhookSubscription
@@ -100,9 +100,8 @@ def body_of(row: WebhookDelivery) -> bytes:
 
 def backoff(tries: int) -> timedelta:
     """The wait after the `tries`-th failed try: 1, 2, 4… minutes, then hourly (defaults)."""
-    first = settings.WEBHOOK_BACKOFF_SECONDS
-    return timedelta(
-        seconds=min(first * 2 ** min(max(tries - 1, 0), 30), settings.WEBHOOK_BACKOFF_MAX_SECONDS)
+    return doubling_backoff(
+        tries, first=settings.WEBHOOK_BACKOFF_SECONDS, most=settings.WEBHOOK_BACKOFF_MAX_SECONDS
     )
 
 
@@ -264,7 +263,7 @@ def due_deliveries(limit: int = 500) -> list[int]:
             state__in=OPEN_STATES, next_try_at__lte=now, subscription__active=True
         )
         .filter(Q(state=DeliveryState.FAILED) | Q(created_at__lte=grace))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .filter(free_of_leases(now))
         .order_by("next_try_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from webhooks.outbox import deliver_webhook, due_deliveries
+from webhooks.outbox import deliver_webhook, due_deliveries, queue_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +18,7 @@ def sweep_webhooks() -> int:
     """Queue the deliveries that are due: retries whose backoff has passed, and rows whose
     queued task was lost (the broker down at commit, a killed worker)."""
     ids = due_deliveries()
-    for pk in ids:
-        deliver_webhook.delay(pk)
+    queue_deliveries(ids)
     if ids:
         logger.info("webhook sweeper queued %s deliveries", len(ids))
     return len(ids)

@@ -154,11 +154,10 @@ def _act(
 ) -> tuple[CompanyMembership, Any] | HttpResponse:
     """Run one button's service on the company's webhook `pk`: its result, or the refusal."""
     membership = settings_access(request.user, slug)
-    subscription = _subscription(membership, pk)
     try:
-        result = action(
-            company=membership.company, user=request.user, subscription_id=subscription.pk, **kwargs
-        )
+        # The service takes the row in the company, or answers SubscriptionNotFound: no read
+        # of it beforehand.
+        result = action(company=membership.company, user=request.user, subscription_id=pk, **kwargs)
     except services.SubscriptionNotFound:
         raise Http404("No such webhook in this company.") from None
     except SettingsRefused as refusal:
@@ -167,6 +166,14 @@ def _act(
     if done:
         messages.success(request, done)
     return membership, result
+
+
+def _act_and_return(
+    request: HttpRequest, slug: str, pk: int, action: Callable[..., Any], done: str, **kwargs: Any
+) -> HttpResponse:
+    """A button that goes back to the webhook's page (or the refusal) once its service ran."""
+    outcome = _act(request, slug, pk, action, done, **kwargs)
+    return outcome if isinstance(outcome, HttpResponse) else redirect("webhook_detail", slug, pk)
 
 
 @login_required
@@ -181,8 +188,7 @@ def webhook_active(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         if active
         else "Webhook disabled: no events are sent to it."
     )
-    outcome = _act(request, slug, pk, services.subscription_set_active, done, active=active)
-    return outcome if isinstance(outcome, HttpResponse) else redirect("webhook_detail", slug, pk)
+    return _act_and_return(request, slug, pk, services.subscription_set_active, done, active=active)
 
 
 @never_cache
@@ -200,16 +206,14 @@ def webhook_rotate(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_POST
 def webhook_end_rotation(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     done = "Rotation ended: events are signed with the new secret only."
-    outcome = _act(request, slug, pk, services.subscription_end_rotation, done)
-    return outcome if isinstance(outcome, HttpResponse) else redirect("webhook_detail", slug, pk)
+    return _act_and_return(request, slug, pk, services.subscription_end_rotation, done)
 
 
 @login_required
 @require_POST
 def webhook_test(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     done = "Test event queued: its delivery shows in the log below in a moment."
-    outcome = _act(request, slug, pk, services.send_test_event, done)
-    return outcome if isinstance(outcome, HttpResponse) else redirect("webhook_detail", slug, pk)
+    return _act_and_return(request, slug, pk, services.send_test_event, done)
 
 
 @login_required

@@ -32,6 +32,7 @@ from erpsync.adapters.base import (
     TransientErpError,
 )
 from erpsync.models import SandboxCall, SandboxRecord
+from erpsync.snapshots import value_at
 
 
 class SandboxAdapter(Adapter):
@@ -128,7 +129,7 @@ class SandboxAdapter(Adapter):
         fields = {
             path: str(value)
             for path in DRIFT_FIELDS.get(kind, ())
-            if (value := _at(record.payload, path)) is not None
+            if (value := value_at(record.payload, path)) is not None
         }
         if kind != "owner_invoice":
             status = ErpStatus(record.status)
@@ -160,14 +161,6 @@ DRIFT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _at(data: Any, path: str) -> Any:
-    for name in path.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(name)
-    return data
-
-
 def _payment(data: dict[str, Any]) -> ErpPayment:
     return ErpPayment(
         on=date.fromisoformat(data["on"]),
@@ -178,7 +171,7 @@ def _payment(data: dict[str, Any]) -> ErpPayment:
 
 def _invoice_total(record: SandboxRecord) -> Decimal:
     try:
-        return Decimal(str(_at(record.payload, "totals.amount_due") or "0")).quantize(
+        return Decimal(str(value_at(record.payload, "totals.amount_due") or "0")).quantize(
             Decimal("0.01")
         )
     except InvalidOperation:
