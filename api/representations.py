@@ -11,7 +11,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 
-from api.access import kind_path
 from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
 from erpsync.models import ErpEvent, ErpItem, display_name
@@ -247,15 +246,3 @@ def event_payload(row: AuditRow) -> dict[str, Any]:
         "version": event.version,
         "changes": [{"field": field, "old": old, "new": new} for field, old, new in row.changes],
     }
-
-
-__all__ = [
-    "event_payload",
-    "invoice_fields",
-    "item_payload",
-    "item_payloads",
-    "item_url",
-    "kind_path",
-    "project_payload",
-    "sub_job_fields",
-]

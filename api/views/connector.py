@@ -230,6 +230,3 @@ class QueueView(APIView):
                 ],
             }
         )
-
-
-__all__ = ["ClaimsView", "QueueView", "ReportsView"]
