@@ -188,20 +188,8 @@ def invoice_fields(invoice: OwnerInvoice) -> dict[str, Any]:
             "end_date": period.end_date.isoformat(),
             "due_date": period.due_date.isoformat(),
         },
-        "lines": [
-            {
-                "id": line.pk,
-                "position": line.position,
-                "description": line.description,
-                "scheduled_value": _money(line.scheduled_value),
-                "work_completed_this_period": _money(line.work_completed_this_period),
-                "materials_stored": _money(line.materials_stored),
-                "retainage_percent": str(line.retainage_percent),
-                "retainage_amount": _money(line.retainage_amount),
-                "amount_due": _money(line.amount_due),
-            }
-            for line in lines
-        ],
+        # The line as a snapshot records it (money as strings), with its id.
+        "lines": [{"id": line.pk, **line.snapshot()} for line in lines],
         "totals": {key: _money(value) for key, value in totals.items()},
         "amount_due": _money(totals["amount_due"]),
         "created_at": _iso(invoice.created_at),
