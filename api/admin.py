@@ -11,19 +11,6 @@ from projects.admin import ChangedInTheSettingsAdmin
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ChangedInTheSettingsAdmin):
-    list_display = (
-        "name",
-        "user",
-        "company",
-        "shown_prefix",
-        "read_only",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    list_filter = ("company", "read_only")
-    search_fields = ("name", "lookup", "user__username", "user__email")
     fields = (
         "name",
         "user",
@@ -35,6 +22,9 @@ class ApiTokenAdmin(ChangedInTheSettingsAdmin):
         "last_used_at",
         "revoked_at",
     )
+    list_display = fields
+    list_filter = ("company", "read_only")
+    search_fields = ("name", "lookup", "user__username", "user__email")
     readonly_fields = fields
     ordering = ("-created_at",)
 

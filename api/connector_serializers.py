@@ -6,7 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.serializers import MAX_VERSION, ItemSerializer, PersonSerializer, ProblemSerializer
+from api.serializers import (
+    MAX_ID,
+    MAX_VERSION,
+    ItemSerializer,
+    PersonSerializer,
+    ProblemSerializer,
+)
 from erpsync.connector import (
     DEFAULT_LEASE_SECONDS,
     ERP_ID_MAX,
@@ -17,8 +23,6 @@ from erpsync.connector import (
 )
 from erpsync.kinds import erp_item_models
 from erpsync.states import ErpState
-
-MAX_ID = 2**63 - 1
 
 
 class ClaimRequestSerializer(serializers.Serializer):

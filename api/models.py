@@ -57,17 +57,11 @@ class ApiToken(models.Model):
         verbose_name = "API token"
 
     def __str__(self) -> str:
-        return f"{self.name} ({TOKEN_PREFIX}_{self.lookup}_…)"
+        return f"{self.name} ({self.shown_prefix})"
 
     @property
     def shown_prefix(self) -> str:
         return f"{TOKEN_PREFIX}_{self.lookup}_…"
-
-    @property
-    def usable(self) -> bool:
-        return self.revoked_at is None and (
-            self.expires_at is None or self.expires_at > timezone.now()
-        )
 
 
 class IdempotencyRecord(models.Model):

@@ -77,12 +77,30 @@ def _title(status: int) -> str:
         return "Error"
 
 
-def _flatten(data: Any) -> list[str]:
-    if isinstance(data, dict):
-        return [m for value in data.values() for m in _flatten(value)]
-    if isinstance(data, list):
-        return [m for value in data for m in _flatten(value)]
-    return [str(data)]
+def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as {"items[3].version": ["…"]}: problem details keep `errors` one
+    level deep, whatever the body's shape."""
+    if isinstance(detail, dict):
+        found: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if isinstance(key, int):  # a list's item (DRF keys them by index)
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix and key != "non_field_errors" else prefix or key
+            for field, messages in flat_errors(value, name).items():
+                found.setdefault(field, []).extend(messages)
+        return found
+    if isinstance(detail, list) and any(isinstance(v, dict | list) for v in detail):
+        found = {}
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                for field, messages in flat_errors(value, f"{prefix}[{index}]").items():
+                    found.setdefault(field, []).extend(messages)
+            else:
+                found.setdefault(prefix or "non_field_errors", []).append(str(value))
+        return found
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(m) for m in messages]} if messages else {}
 
 
 def problem_body(
@@ -129,9 +147,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     elif isinstance(exc, DjangoValidationError):
         exc = field_errors(exc)
     elif isinstance(exc, exceptions.ValidationError):
-        # A request the serializers refused: 422 with the fields, as the pages show them.
-        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        exc = Problem(422, " ".join(_flatten(errors)), errors=errors)
+        # A request the serializers refused: 422 naming each field, a list's too.
+        errors = flat_errors(exc.detail)
+        detail = " ".join(f"{field}: {' '.join(m)}" for field, m in errors.items())
+        exc = Problem(422, detail, errors=errors)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):

@@ -11,7 +11,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 
-from api.access import kind_path
 from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
 from erpsync.models import ErpEvent, ErpItem, display_name
@@ -189,20 +188,8 @@ def invoice_fields(invoice: OwnerInvoice) -> dict[str, Any]:
             "end_date": period.end_date.isoformat(),
             "due_date": period.due_date.isoformat(),
         },
-        "lines": [
-            {
-                "id": line.pk,
-                "position": line.position,
-                "description": line.description,
-                "scheduled_value": _money(line.scheduled_value),
-                "work_completed_this_period": _money(line.work_completed_this_period),
-                "materials_stored": _money(line.materials_stored),
-                "retainage_percent": str(line.retainage_percent),
-                "retainage_amount": _money(line.retainage_amount),
-                "amount_due": _money(line.amount_due),
-            }
-            for line in lines
-        ],
+        # The line as a snapshot records it (money as strings), with its id.
+        "lines": [{"id": line.pk, **line.snapshot()} for line in lines],
         "totals": {key: _money(value) for key, value in totals.items()},
         "amount_due": _money(totals["amount_due"]),
         "created_at": _iso(invoice.created_at),
@@ -247,15 +234,3 @@ def event_payload(row: AuditRow) -> dict[str, Any]:
         "version": event.version,
         "changes": [{"field": field, "old": old, "new": new} for field, old, new in row.changes],
     }
-
-
-__all__ = [
-    "event_payload",
-    "invoice_fields",
-    "item_payload",
-    "item_payloads",
-    "item_url",
-    "kind_path",
-    "project_payload",
-    "sub_job_fields",
-]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from erpsync.services import REASON_MAX
 from erpsync.states import ErpAction, ErpState
@@ -14,6 +15,14 @@ from subjobs.models import SUB_JOB_CODE_MAX, SUB_JOB_NAME_MAX, SubJobStatus
 MAX_VERSION = 2**31 - 1
 # A bulk decision's items: a month-end batch, in one request that still answers in seconds.
 MAX_BULK = 500
+
+
+def read_body(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The request's body as `serializer_class` validates it; refused, a 422 naming each field
+    (api.problems)."""
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
 
 
 class PersonSerializer(serializers.Serializer):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -23,52 +22,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erpsync_bench_api"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    drop_database,
+    machine,
+    recreate_database,
+    setup_django,
+    use_database,
 )
-os.environ["DATABASE_URL"] = DATABASE_URL
+
+DATABASE_URL = use_database("erpsync_bench_api")
 # Eager tasks, whatever the shell says: the figures must not depend on a worker's backlog.
 os.environ.pop("CELERY_BROKER_URL", None)
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per eager export
-os.environ.setdefault("DEBUG", "true")  # plain HTTP for the test client; timings use DEBUG off
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erpsync.settings")
-
-
-def _admin_url() -> str:
-    return urlsplit(DATABASE_URL)._replace(path="/postgres").geturl()
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load {load}"
 
 
 def timed(client: Any, target: str, runs: int) -> list[float]:
@@ -167,24 +134,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    recreate_database()
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core import signals
-    from django.core.management import call_command
-    from django.db import close_old_connections, connection
+    recreate_database(DATABASE_URL)
+    setup_django()
+    from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
-
-    settings.DEBUG = False
-    settings.ALLOWED_HOSTS = ["testserver"]
-    # As under the test runner: one connection for the whole run, so that a request's queries
-    # can be counted on it.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    call_command("migrate", verbosity=0)
 
     from api.services import token_create
     from tests import factories as f
@@ -257,4 +211,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        drop_database()
+        drop_database(DATABASE_URL)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import sys
@@ -24,46 +23,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erpsync_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    drop_database,
+    machine,
+    recreate_database,
+    setup_django,
+    use_database,
 )
-os.environ["DATABASE_URL"] = DATABASE_URL
-os.environ.setdefault("DEBUG", "true")  # plain HTTP for the test client; timings use DEBUG off
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erpsync.settings")
 
-
-def recreate_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    import psycopg
-
-    parts = urlsplit(DATABASE_URL)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        # FORCE: a step that failed may have left this process's connection open.
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+DATABASE_URL = use_database("erpsync_bench")
 
 
 def search_and_csv(client: Any, url: str, runs: int, items: int) -> None:
@@ -132,27 +101,12 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=500)
     args = parser.parse_args()
 
-    recreate_database()
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+    recreate_database(DATABASE_URL)
+    setup_django()
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
-
-    settings.DEBUG = False
-    settings.ALLOWED_HOSTS = ["testserver"]
-    # As under the test runner: keep one connection for the whole run, so that the queries a
-    # request makes can be counted on it.
-    from django.core import signals
-    from django.db import close_old_connections
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    call_command("migrate", verbosity=0)
 
     from tests import factories as f
     from tests.bulk import pending_sub_jobs, send_events
@@ -235,11 +189,10 @@ def main() -> None:
         f"({elapsed / len(chosen) * 1000:.1f} ms per item, each in its own transaction)"
     )
     connection.close()
-    drop_database()
 
 
 if __name__ == "__main__":
     try:
         main()
     finally:
-        drop_database()
+        drop_database(DATABASE_URL)

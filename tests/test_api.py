@@ -11,19 +11,9 @@ from api.services import token_create, token_revoke
 from erpsync.models import ErpEvent
 from erpsync.services import erp_send
 from tests import factories as f
+from tests.api_helpers import client_for, url
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user: Any, company: Any, **token: Any) -> APIClient:
-    _, raw = token_create(user=user, company=company, name="test", **token)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
-
-
-def url(company: Any, path: str) -> str:
-    return f"/api/v1/companies/{company.slug}/{path}"
 
 
 def test_a_token_reads_the_queue_and_an_item_with_its_snapshot_and_history(

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from api.services import token_create
 from api.throttling import parse_rate
 from tests import factories as f
+from tests.api_helpers import client_for
 from tests.test_settings import load_settings, production_env, settings_env_names
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +34,6 @@ RATES = {
 @pytest.fixture(autouse=True)
 def small_limits(settings: Any) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": RATES}
-
-
-def client_for(user: Any, company: Any) -> APIClient:
-    _, raw = token_create(user=user, company=company, name="script")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def queue(company: Any) -> str:

@@ -9,56 +9,22 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, views
+from rest_framework import views
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import api_tool_access, kind_at, kind_path
-from api.problems import Problem, field_errors
+from api.problems import field_errors
 from api.serializers import (
     BulkAcceptSerializer,
     BulkRejectSerializer,
     BulkResultSerializer,
     BulkSerializer,
+    read_body,
 )
 from api.views.items import PROBLEMS
 from approvals.services import decide_many, summary
 from projects.permissions import APPROVER_REQUIRED, approver_required
-
-
-def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as {"items[3].version": ["…"]}: problem details keep `errors` one
-    level deep, whatever the body's shape."""
-    if isinstance(detail, dict):
-        found: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            if isinstance(key, int):  # a list's item (DRF keys them by index)
-                name = f"{prefix}[{key}]"
-            else:
-                name = f"{prefix}.{key}" if prefix and key != "non_field_errors" else prefix or key
-            for field, messages in flat_errors(value, name).items():
-                found.setdefault(field, []).extend(messages)
-        return found
-    if isinstance(detail, list) and any(isinstance(v, dict | list) for v in detail):
-        found = {}
-        for index, value in enumerate(detail):
-            if isinstance(value, dict | list):
-                for field, messages in flat_errors(value, f"{prefix}[{index}]").items():
-                    found.setdefault(field, []).extend(messages)
-            else:
-                found.setdefault(prefix or "non_field_errors", []).append(str(value))
-        return found
-    messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or "non_field_errors": [str(m) for m in messages]} if messages else {}
-
-
-def read_body(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    body = serializer_class(data=request.data)
-    if not body.is_valid():
-        errors = flat_errors(body.errors)
-        detail = " ".join(f"{field}: {' '.join(m)}" for field, m in errors.items())
-        raise Problem(422, detail, errors=errors)
-    return dict(body.validated_data)
 
 
 class BulkView(views.APIView):

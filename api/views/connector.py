@@ -28,7 +28,7 @@ from api.connector_serializers import (
 )
 from api.problems import Problem, field_errors
 from api.representations import item_payloads, item_url
-from api.serializers import ProblemSerializer
+from api.serializers import ProblemSerializer, read_body
 from erpsync.connector import (
     MAX_BATCH,
     NotAConnectorCompany,
@@ -78,10 +78,9 @@ class ClaimsView(APIView):
         claim gets them meanwhile. Write each into the ERP under its idempotency key, then
         report it. An empty `items` list: nothing waits."""
         found = _company(request, company, write=True)
-        body = ClaimRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = read_body(ClaimRequestSerializer, request)
         try:
-            claim = claim_batch(company=found, user=request.user, **body.validated_data)
+            claim = claim_batch(company=found, user=request.user, **body)
         except ValidationError as error:
             raise field_errors(error) from error
         by_kind: dict[type[ErpItem], list[ErpItem]] = defaultdict(list)
@@ -124,18 +123,6 @@ def _result(result: ReportResult) -> dict[str, Any]:
     }
 
 
-def _entry_errors(errors: Any) -> dict[str, list[str]]:
-    """A list's errors as {"[2].erp_id": [...]} so that the problem names each field."""
-    flat: dict[str, list[str]] = {}
-    for index, entry in enumerate(errors if isinstance(errors, list) else [errors]):
-        if not entry:
-            continue
-        for name, messages in entry.items() if isinstance(entry, dict) else [("", entry)]:
-            listed = messages if isinstance(messages, list) else [messages]
-            flat[f"[{index}].{name}" if name else f"[{index}]"] = [str(m) for m in listed]
-    return flat
-
-
 class ReportsView(APIView):
     @extend_schema(
         operation_id="connector_report",
@@ -171,10 +158,7 @@ class ReportsView(APIView):
                 errors={"non_field_errors": [f"Between 1 and {MAX_BATCH} reports."]},
             )
         body = ReportSerializer(data=data, many=True)
-        if not body.is_valid():
-            errors = _entry_errors(body.errors)
-            detail = " ".join(f"{name}: {' '.join(m)}" for name, m in errors.items())
-            raise Problem(422, detail, errors=errors)
+        body.is_valid(raise_exception=True)
         results = [
             report(
                 company=found,
@@ -246,6 +230,3 @@ class QueueView(APIView):
                 ],
             }
         )
-
-
-__all__ = ["ClaimsView", "QueueView", "ReportsView"]

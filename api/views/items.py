@@ -24,6 +24,7 @@ from api.serializers import (
     ItemSerializer,
     ProblemSerializer,
     RejectSerializer,
+    read_body,
 )
 from approvals.filters import queue_filterset
 from approvals.kinds import Kind
@@ -157,39 +158,31 @@ class ItemViewSet(viewsets.ViewSet):
         """Retrieve a pending item from the ERP Integrations tool to edit it again."""
         return self._act(request, company, pk, lambda i: erp_retrieve(item=i, user=request.user))
 
+    def _decide(
+        self, request: Request, company: str, pk: int, decision: str, **how: Any
+    ) -> Response:
+        return self._act(
+            request,
+            company,
+            pk,
+            lambda i: decide(item=i, user=request.user, decision=decision, **how),
+        )
+
     @extend_schema(request=AcceptSerializer, responses={200: ItemDetailSerializer, **PROBLEMS})
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, company: str, pk: int) -> Response:
         """Accept the version you reviewed (or add your approval when the policy asks for more
         than one); the export starts when the policy is met."""
-        body = AcceptSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        version = body.validated_data["version"]
-        return self._act(
-            request,
-            company,
-            pk,
-            lambda i: decide(item=i, user=request.user, decision="accept", version=version),
-        )
+        return self._decide(request, company, pk, "accept", **read_body(AcceptSerializer, request))
 
     @extend_schema(request=RejectSerializer, responses={200: ItemDetailSerializer, **PROBLEMS})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, company: str, pk: int) -> Response:
         """Reject with a reason; the sender is emailed."""
-        body = RejectSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        reason = body.validated_data["reason"]
-        return self._act(
-            request,
-            company,
-            pk,
-            lambda i: decide(item=i, user=request.user, decision="reject", reason=reason),
-        )
+        return self._decide(request, company, pk, "reject", **read_body(RejectSerializer, request))
 
     @extend_schema(request=None, responses={200: ItemDetailSerializer, **PROBLEMS})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, company: str, pk: int) -> Response:
         """Retry a failed export."""
-        return self._act(
-            request, company, pk, lambda i: decide(item=i, user=request.user, decision="retry")
-        )
+        return self._decide(request, company, pk, "retry")

@@ -23,8 +23,8 @@ from api.serializers import (
     SubJobCreateSerializer,
     SubJobDetailSerializer,
     SubJobUpdateSerializer,
+    read_body,
 )
-from api.views.bulk import read_body
 from api.views.items import PROBLEMS, ItemViewSet
 from erpsync.states import ItemLocked, StaleEdit
 from projects.access import ProjectAccess, project_access
