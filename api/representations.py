@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 
@@ -15,7 +14,6 @@ from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
 from erpsync.models import ErpEvent, ErpItem, display_name
 from erpsync.selectors import erp_history
-from erpsync.states import ErpAction
 from invoicing.models import OwnerInvoice
 from projects.models import Company, Project, ProjectMembership
 from projects.permissions import manages_owner_invoices, manages_sub_jobs
@@ -31,29 +29,6 @@ def _person(user: Any, at: Any) -> dict[str, Any] | None:
 
 def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment else None
-
-
-def _snapshots(items: Sequence[ErpItem]) -> dict[int, dict[str, Any] | None]:
-    """{item id: the snapshot its current version was submitted with}: one query."""
-    if not items:
-        return {}
-    model = type(items[0])
-    versions = {item.pk: item.erp_version for item in items if item.erp_version}
-    found: dict[int, dict[str, Any] | None] = {}
-    if versions:
-        rows = (
-            ErpEvent.objects.filter(
-                content_type=ContentType.objects.get_for_model(model),
-                object_id__in=list(versions),
-                action__in=[ErpAction.SEND, ErpAction.RESEND],
-            )
-            .order_by("id")
-            .values_list("object_id", "version", "snapshot")
-        )
-        for object_id, version, snapshot in rows:
-            if versions.get(object_id) == version:
-                found[object_id] = snapshot
-    return found
 
 
 def item_url(item: ErpItem, company: Company | None = None) -> str:
@@ -111,7 +86,7 @@ def item_payloads(items: Sequence[ErpItem], company: Company | None = None) -> l
         return []
     # One company for the page: each row's own path to it would cost a query per row.
     company = company or items[0].erp_company
-    snapshots = _snapshots(items)
+    snapshots = ErpEvent.objects.submitted_snapshots(items)
     states = approval_states(items, company)
     return [_payload(item, company, snapshots.get(item.pk), states.get(item.pk)) for item in items]
 

@@ -108,15 +108,10 @@ def approval_states(
     rules = list(ApprovalRule.objects.filter(company=company, kind=model.erp_kind))
     amounts: dict[int, Decimal | None] = {}
     if any(rule.min_amount for rule in rules):
-        versions = {item.pk: item.erp_version for item in items}
-        sent = ErpEvent.objects.filter(
-            content_type=content_type,
-            object_id__in=ids,
-            action__in=[ErpAction.SEND, ErpAction.RESEND],
-        ).values_list("object_id", "version", "snapshot")
-        for object_id, version, snapshot in sent:
-            if versions.get(object_id) == version:
-                amounts[object_id] = model.erp_snapshot_amount(snapshot or {})
+        amounts = {
+            item_id: model.erp_snapshot_amount(snapshot or {})
+            for item_id, snapshot in ErpEvent.objects.submitted_snapshots(items).items()
+        }
     approvals: dict[int, list[Approval]] = {}
     if any(item.erp_state in _MAY_HAVE_APPROVALS for item in items):
         found = Approval.objects.filter(content_type=content_type, object_id__in=ids)

@@ -174,21 +174,6 @@ def _lock_claimable[Item: ErpItem](model: type[Item], company: Company, limit: i
     return found
 
 
-def _snapshots(model: type[ErpItem], items: list[ErpItem]) -> dict[tuple[int, int], Any]:
-    """(item id, version) → the submitted snapshot, for the items' current versions."""
-    wanted = {(item.pk, item.erp_version) for item in items}
-    events = ErpEvent.objects.filter(
-        content_type=ContentType.objects.get_for_model(model),
-        object_id__in=[item.pk for item in items],
-        action__in=[ErpAction.SEND, ErpAction.RESEND],
-    ).order_by("id")
-    return {
-        (e.object_id, e.version): e.snapshot
-        for e in events.only("object_id", "version", "snapshot")
-        if (e.object_id, e.version) in wanted
-    }
-
-
 def claim_batch(
     *, company: Company, user: Any, limit: int, lease_seconds: int = DEFAULT_LEASE_SECONDS
 ) -> Claim:
@@ -213,14 +198,10 @@ def claim_batch(
             if not mine:
                 continue
             content_type = ContentType.objects.get_for_model(model)
-            snapshots = _snapshots(model, mine)
+            snapshots = ErpEvent.objects.submitted_snapshots(mine)
             for item in mine:
                 key = idempotency_key(item)
-                claimed.append(
-                    ClaimedItem(
-                        item, item.erp_version, key, snapshots.get((item.pk, item.erp_version))
-                    )
-                )
+                claimed.append(ClaimedItem(item, item.erp_version, key, snapshots.get(item.pk)))
                 claims.append(
                     ConnectorClaim(
                         token=token,

@@ -38,6 +38,7 @@ from erpsync.models import (
     OutboxEmail,
     SandboxRecord,
 )
+from erpsync.models.records import ErpEventQuerySet
 from erpsync.selectors import submitted_snapshot
 from erpsync.services import requeue_export_decision
 from projects.models import ToolLevel
@@ -154,16 +155,16 @@ def test_a_claimer_holding_its_rows_never_shares_them_and_never_blocks_another(
     items = accepted(project, admin, approver, 6)
     holding, release = threading.Event(), threading.Event()
     first_thread: list[int] = []
-    real_snapshots = connector._snapshots
+    real_snapshots = ErpEventQuerySet.submitted_snapshots
 
-    def pausing(model: Any, rows: Any) -> Any:
+    def pausing(events: Any, rows: Any) -> Any:
         if not first_thread:
             first_thread.append(threading.get_ident())
             holding.set()
             assert release.wait(15), "the test never released the first claim"
-        return real_snapshots(model, rows)
+        return real_snapshots(events, rows)
 
-    monkeypatch.setattr(connector, "_snapshots", pausing)
+    monkeypatch.setattr(ErpEventQuerySet, "submitted_snapshots", pausing)
     results: dict[str, Any] = {}
 
     def claim(name: str) -> None:

@@ -3,6 +3,9 @@ sandbox ERP's own tables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -11,6 +14,30 @@ from django.utils import timezone
 
 from erpsync.names import SYSTEM_NAME, display_name
 from erpsync.states import DONE_LABELS, SYSTEM_ACTIONS, ErpAction, ErpState
+
+
+class ErpEventQuerySet(models.QuerySet["ErpEvent"]):
+    def submitted_snapshots(self, items: Sequence[Any]) -> dict[int, dict[str, Any] | None]:
+        """{item id: the snapshot its current version was submitted with}, for items of one
+        kind: one query for any number of them (an item never sent has none). Here rather
+        than in erpsync.selectors because erpsync.approval, which the models use, needs it."""
+        versions = {item.pk: item.erp_version for item in items if item.erp_version}
+        if not versions:
+            return {}
+        rows = (
+            self.filter(
+                content_type=ContentType.objects.get_for_model(type(items[0])),
+                object_id__in=list(versions),
+                action__in=[ErpAction.SEND, ErpAction.RESEND],
+            )
+            .order_by("id")
+            .values_list("object_id", "version", "snapshot")
+        )
+        return {
+            object_id: snapshot
+            for object_id, version, snapshot in rows
+            if versions.get(object_id) == version
+        }
 
 
 class ErpEvent(models.Model):
@@ -23,6 +50,8 @@ class ErpEvent(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
     object_id = models.PositiveBigIntegerField()
     item = GenericForeignKey("content_type", "object_id")
+
+    objects: Any = ErpEventQuerySet.as_manager()
     company = models.ForeignKey(
         "projects.Company", on_delete=models.CASCADE, related_name="erp_events"
     )
