@@ -10,11 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connection
 from django.utils import timezone
 
-from erpsync.celery import app
 from erpsync.models import Approval, ApprovalRule, ErpEvent, KindPolicy, OutboxEmail, SandboxRecord
 from erpsync.services import erp_accept, erp_reject, erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpActionRefused, RefusalKind
@@ -24,7 +22,7 @@ from projects.permissions import approver_required
 from subjobs.models import SubJob
 from subjobs.services import sub_job_update
 from tests import factories as f
-from tests.procs import wait_for
+from tests.procs import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -305,9 +303,8 @@ def test_twenty_simultaneous_approvals_from_two_approvers_export_exactly_once(
         with lock:
             outcomes.append(result)
 
-    app.control.purge()
     settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
+    with running_worker():
         threads = [
             threading.Thread(target=approve, args=(alice if n % 2 else bob,)) for n in range(20)
         ]
@@ -316,7 +313,6 @@ def test_twenty_simultaneous_approvals_from_two_approvers_export_exactly_once(
         for thread in threads:
             thread.join(30)
         wait_for(lambda: SubJob.objects.get(pk=sub_job.pk).erp_state == "synced", "the export")
-    connection.close()
     assert (
         sorted(outcomes)
         == sorted(["partially_approved", "accepted"] + ["refused 403"] * 8 + ["refused 409"] * 10)

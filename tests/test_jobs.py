@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from erpsync.adapters import adapter_for
-from erpsync.celery import app
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, SandboxRecord
 from erpsync.services import erp_accept, erp_mark_synced, erp_send
@@ -22,6 +18,7 @@ from jobs.models import Job
 from jobs.services import job_send
 from projects.models import ExportRight, Project
 from tests import factories as f
+from tests.procs import wait_for
 from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
 
 NOT_SYNCED = "The project is not synced with the ERP."
@@ -58,23 +55,6 @@ def synced_job(project: Project, sender: Any, approver: Any, erp_id: str = "JOB-
 
 
 # ----- send, accept, sync ----------------------------------------------------------------
-
-
-@pytest.fixture
-def worker(settings: Any) -> Iterator[None]:
-    assert not app.conf.task_always_eager, "these tests need the real broker"
-    settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    app.control.purge()  # messages other tests published without a worker to take them
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-        yield
-    connection.close()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,16 +6,12 @@ and cancel a real invoice in a real Tryton server.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 
 from erpsync.adapters import ErpStatus, adapter_for
@@ -31,6 +27,7 @@ from erpsync.tasks import refresh_synced
 from invoicing.models import OwnerInvoice
 from projects.models import ToolLevel
 from tests import factories as f
+from tests.procs import wait_for
 from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -249,22 +246,6 @@ def test_an_adapter_that_cannot_fetch_greys_refresh_out_with_its_reason(
 
 
 # ----- the scheduled refresh ----------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def worker() -> Iterator[None]:
-    assert not app.conf.task_always_eager, "these tests need the real broker"
-    app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-        yield
-    connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
