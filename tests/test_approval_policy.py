@@ -22,6 +22,7 @@ from projects.permissions import approver_required
 from subjobs.models import SubJob
 from subjobs.services import sub_job_update
 from tests import factories as f
+from tests.migrating import apps_at, migrate_to_latest
 from tests.procs import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -253,12 +254,7 @@ def test_direct_export_skips_the_approvers_and_says_so(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_keeps_every_existing_approver_on_every_kind() -> None:
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    before = [("projects", "0001_initial")]
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = apps_at([("projects", "0001_initial")])
     company = old.get_model("projects", "Company").objects.create(name="Old Co", slug="old-co")
     user_model = old.get_model("auth", "User")
     members = old.get_model("projects", "CompanyMembership")
@@ -269,8 +265,7 @@ def test_the_migration_keeps_every_existing_approver_on_every_kind() -> None:
         can_push_to_accounting=True,
     )
     members.objects.create(company=company, user=user_model.objects.create(username="reader"))
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
     membership = CompanyMembership.objects.get(pk=approver.pk)
     # …and jobs, which came later: an approver of sub jobs approves jobs (jobs 0002).
     assert membership.export_kinds() == {"job", "sub_job", "owner_invoice"}

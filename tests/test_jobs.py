@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +17,7 @@ from jobs.models import Job
 from jobs.services import job_send
 from projects.models import ExportRight, Project
 from tests import factories as f
+from tests.migrating import apps_at, migrate_to_latest
 from tests.procs import wait_for
 from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
 
@@ -188,12 +188,7 @@ def test_retrieve_a_job_never_sent_is_not_found(new_project: Project, project_ad
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_makes_synced_jobs_of_synced_projects() -> None:
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    before = [("jobs", "0001_job")]
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = apps_at([("jobs", "0001_job")])
     company = old.get_model("projects", "Company").objects.create(name="Old Co", slug="old-co")
     projects = old.get_model("projects", "Project")
     synced = projects.objects.create(
@@ -206,8 +201,7 @@ def test_the_migration_makes_synced_jobs_of_synced_projects() -> None:
     )
     old.get_model("projects", "ExportRight").objects.create(membership=membership, kind="sub_job")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     job = Job.objects.get()
     assert (job.project_id, job.erp_state, job.erp_id) == (synced.pk, "synced", "JOB-9")
