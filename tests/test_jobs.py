@@ -19,7 +19,7 @@ from projects.models import ExportRight, Project
 from tests import factories as f
 from tests.migrating import apps_at, migrate_to_latest
 from tests.procs import wait_for
-from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
+from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 NOT_SYNCED = "The project is not synced with the ERP."
 
@@ -224,9 +224,7 @@ def test_a_job_exported_to_tryton_is_the_parent_of_its_sub_jobs(
     approver: Any,
 ) -> None:
     company = new_project.company
-    company.erp_adapter = "tryton"
-    company.erp_settings = dict(tryton_server)
-    company.save(update_fields=["erp_adapter", "erp_settings"])
+    use_tryton(company, tryton_server)
 
     def export(item: Any) -> Any:
         accepted = erp_accept(item=item, user=approver, export=False)

@@ -28,7 +28,7 @@ from invoicing.models import OwnerInvoice
 from projects.models import ToolLevel
 from tests import factories as f
 from tests.procs import wait_for
-from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
+from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -387,10 +387,7 @@ def tryton_synced(
     admin: Any,
     paying_approver: Any,
 ) -> OwnerInvoice:
-    company = invoice.erp_company
-    company.erp_adapter = "tryton"
-    company.erp_settings = dict(tryton_server)
-    company.save(update_fields=["erp_adapter", "erp_settings"])
+    use_tryton(invoice.erp_company, tryton_server)
     return synced(invoice, admin, paying_approver)
 
 
