@@ -5,15 +5,12 @@ and audit rows."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,44 +26,11 @@ from erpsync.models import ApprovalRule, ErpEvent, KindPolicy
 from erpsync.services import erp_send
 from projects.models import Company, CompanyMembership, ExportRight, OutOfOffice, ToolLevel
 from tests import factories as f
+from tests.settings_pages import client_for, events, membership, text, url
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response: Any) -> str:
-    return html.unescape(response.content.decode())
-
-
-def url(name: str, company: Any, *args: Any) -> str:
-    return reverse(name, args=[company.slug, *args])
-
-
-def membership(user: Any, company: Any) -> CompanyMembership:
-    return CompanyMembership.objects.get(user=user, company=company)
-
-
-def company_events(company: Any) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(Company), object_id=company.pk
-        ).order_by("pk")
-    )
-
-
-def member_events(member: CompanyMembership) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(CompanyMembership), object_id=member.pk
-        ).order_by("pk")
-    )
 
 
 def everything() -> tuple[Any, ...]:
@@ -245,7 +209,7 @@ def test_an_admin_saves_the_policy_with_an_audit_row(company: Any, erp_admin: An
     assert (company.remind_after_days, company.escalate_after_days) == (3, 7)
     assert KindPolicy.objects.get(company=company, kind="sub_job").direct_export
     assert not KindPolicy.objects.filter(company=company, kind="owner_invoice").exists()
-    [event] = company_events(company)
+    [event] = events(company)
     assert (event.actor, event.action) == (erp_admin, "edit")
     assert event.details["changes"] == {
         "block_self_approval": ["Yes", "No"],
@@ -268,7 +232,7 @@ def test_an_admin_saves_the_policy_with_an_audit_row(company: Any, erp_admin: An
             direct_export_sub_job="on",
         ),
     )
-    assert len(company_events(company)) == 1
+    assert len(events(company)) == 1
 
 
 @pytest.mark.parametrize(
@@ -366,7 +330,7 @@ def test_an_admin_adds_and_removes_a_rule_with_audit_rows(company: Any, erp_admi
     response = client.post(url("settings_rule_remove", company, rule.pk))
     assert response.status_code == 302
     assert not ApprovalRule.objects.filter(pk=rule.pk).exists()
-    added, _third, removed = company_events(company)
+    added, _third, removed = events(company)
     assert added.actor == erp_admin and added.details["changes"] == {
         "approval_rule": ["", described]
     }
@@ -498,7 +462,7 @@ def test_the_directory_shows_and_saves_each_kinds_export_right(
     )
     assert response.status_code == 200 and "data-row-saved" in text(response)
     assert target.export_kinds() == frozenset({"owner_invoice"})
-    [event] = member_events(target)
+    [event] = events(target)
     assert event.actor == erp_admin
     assert event.details["changes"] == {
         "export_rights": ["Jobs, Sub Jobs, Owner Invoices", "Owner Invoices"]
@@ -566,7 +530,7 @@ def test_an_approver_sets_their_own_period_with_an_audit_row(
     assert absence.membership == membership(approver, company)
     assert absence.delegate == membership(second, company)
     assert (absence.starts_on, absence.ends_on) == (days(2), days(4))
-    [event] = member_events(absence.membership)
+    [event] = events(absence.membership)
     assert event.actor == approver
     assert event.details["member"] == approver.username
     assert event.details["changes"]["out_of_office"][0] == ""
@@ -613,12 +577,12 @@ def test_an_admin_sets_and_cancels_anyones_period(
     assert response.status_code == 302
     absence = OutOfOffice.objects.get()
     assert absence.membership == membership(approver, company)
-    [added] = member_events(absence.membership)
+    [added] = events(absence.membership)
     assert added.actor == erp_admin
     response = client.post(url("out_of_office_cancel", company, absence.pk))
     assert response.status_code == 302
     assert not OutOfOffice.objects.exists()
-    _, cancelled = member_events(membership(approver, company))
+    _, cancelled = events(membership(approver, company))
     assert cancelled.details["changes"]["out_of_office"][1] == ""
 
 
@@ -637,7 +601,7 @@ def test_cancelling_a_current_period_ends_it_yesterday_and_a_past_one_is_refused
     assert response.status_code == 302
     absence.refresh_from_db()
     assert absence.ends_on == days(-1)
-    [event] = member_events(absence.membership)
+    [event] = events(absence.membership)
     assert event.details["changes"]["out_of_office"][1].endswith("(ended early)")
     before = everything()
     response = client.post(url("out_of_office_cancel", company, absence.pk))
