@@ -57,6 +57,18 @@ def days(n: int) -> dt.date:
     return TODAY() + dt.timedelta(days=n)
 
 
+def away(company: Any, user: Any, first: int, last: int, delegate: Any, by: Any = None) -> Any:
+    """`user` out of office from days(first) to days(last) with `delegate` standing in,
+    entered by `by` (themselves unless said)."""
+    return out_of_office_add(
+        membership=membership(user, company),
+        user=by or user,
+        starts_on=days(first),
+        ends_on=days(last),
+        delegate=membership(delegate, company),
+    )
+
+
 @pytest.fixture
 def erp_admin(company: Any) -> Any:
     """An ERP tool Admin who is an accounting approver of every kind."""
@@ -173,13 +185,7 @@ def test_forged_posts_of_non_admins_change_nothing(
         approvals_required=2,
         needs_tool_admin=False,
     )
-    absence = out_of_office_add(
-        membership=membership(second, company),
-        user=second,
-        starts_on=days(3),
-        ends_on=days(5),
-        delegate=membership(erp_admin, company),
-    )
+    absence = away(company, second, 3, 5, delegate=erp_admin)
     user = {"approver": approver, "read_only": read_only, "outsider": outsider}[who]
     client = client_for(user)
     before = everything()
@@ -483,13 +489,7 @@ def test_the_directory_shows_and_saves_each_kinds_export_right(
 def test_a_delegate_keeps_the_rights_their_period_needs(
     company: Any, erp_admin: Any, approver: Any, second: Any
 ) -> None:
-    out_of_office_add(
-        membership=membership(approver, company),
-        user=approver,
-        starts_on=days(0),
-        ends_on=days(3),
-        delegate=membership(second, company),
-    )
+    away(company, approver, 0, 3, delegate=second)
     delegate = membership(second, company)
     before = everything()
     response = client_for(erp_admin).post(
@@ -555,13 +555,7 @@ def test_an_approver_cannot_set_someone_elses_period(
     )
     assert OutOfOffice.objects.get().membership == membership(approver, company)
     with pytest.raises(PermissionDenied):
-        out_of_office_add(
-            membership=membership(second, company),
-            user=approver,
-            starts_on=days(5),
-            ends_on=days(6),
-            delegate=membership(erp_admin, company),
-        )
+        away(company, second, 5, 6, delegate=erp_admin, by=approver)
 
 
 def test_an_admin_sets_and_cancels_anyones_period(
@@ -615,13 +609,7 @@ def test_cancelling_a_current_period_ends_it_yesterday_and_a_past_one_is_refused
 def test_another_approver_cannot_cancel_a_period_and_another_company_gets_404(
     company: Any, approver: Any, second: Any, outsider: Any
 ) -> None:
-    absence = out_of_office_add(
-        membership=membership(approver, company),
-        user=approver,
-        starts_on=days(1),
-        ends_on=days(2),
-        delegate=membership(second, company),
-    )
+    absence = away(company, approver, 1, 2, delegate=second)
     before = everything()
     assert (
         client_for(second).post(url("out_of_office_cancel", company, absence.pk)).status_code == 403
@@ -712,13 +700,7 @@ def test_out_of_office_refusals_are_shown_at_their_fields(
 def test_a_delegate_decides_in_the_absent_approvers_stead_named_in_the_history(
     company: Any, project: Any, admin: Any, approver: Any, second: Any, sub_job: Any
 ) -> None:
-    out_of_office_add(
-        membership=membership(second, company),
-        user=second,
-        starts_on=days(0),
-        ends_on=days(0),
-        delegate=membership(approver, company),
-    )
+    away(company, second, 0, 0, delegate=approver)
     item = erp_send(item=sub_job, user=admin)
     client_for(approver).post(
         reverse("erp_decide", args=[company.slug, "sub_job", item.pk, "accept"]),
