@@ -18,6 +18,7 @@ from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.delivery import WOULD_SEND, companies_to_run, deliver_now
 from approvals.emails import (
     absolute_url,
     age,
@@ -28,8 +29,8 @@ from approvals.emails import (
 from approvals.overdue import Thresholds, waited
 from approvals.selectors import FILTERS
 from erpsync.kinds import erp_item_models
-from erpsync.models import EmailStatus, ErpItem, OutboxEmail, display_name
-from erpsync.outbox import Recipient, deliver_email, enqueue_emails
+from erpsync.models import ErpItem, OutboxEmail, display_name
+from erpsync.outbox import Recipient, enqueue_emails
 from erpsync.states import AWAITING_APPROVAL, ErpState
 from projects.models import Company, CompanyMembership, Project
 from projects.selectors import approvers_to_notify
@@ -208,14 +209,8 @@ class DigestResult(TypedDict):
     day: str
     to: str
     subject: str
-    status: str  # one of the DIGEST_* statuses below
+    status: str  # one of approvals.delivery's statuses
     error: str
-
-
-DIGEST_SENT = "sent"
-DIGEST_ALREADY_SENT = "already sent"
-DIGEST_WOULD_SEND = "would send"
-DIGEST_FAILED = "failed"
 
 
 def digest_key(company: Company, user: Any, day: dt.date) -> str:
@@ -236,11 +231,8 @@ def deliver_daily_summaries(
     per email.
     """
     day = day or timezone.localdate()
-    companies = Company.objects.order_by("name", "pk")
-    if company_id is not None:
-        companies = companies.filter(pk=company_id)
     results: list[DigestResult] = []
-    for company in companies:
+    for company in companies_to_run(company_id):
         recipients = digest_recipients(company)
         if not recipients:
             continue
@@ -257,7 +249,7 @@ def deliver_daily_summaries(
                 day=day.isoformat(),
                 to=message.to[0],
                 subject=message.subject,
-                status=DIGEST_WOULD_SEND,
+                status=WOULD_SEND,
                 error="",
             )
             if not dry_run:
@@ -270,7 +262,6 @@ def _deliver_digest(company: Company, user: Any, day: dt.date) -> tuple[str, str
     """(status, error) of one digest email, through its outbox row."""
     key = digest_key(company, user, day)
     with transaction.atomic():
-        # Delivered right below, not on commit: this task reports what happened to each.
         enqueue_emails(
             kind=DIGEST_KIND,
             recipients=[Recipient(user.email.strip(), user)],
@@ -279,16 +270,7 @@ def _deliver_digest(company: Company, user: Any, day: dt.date) -> tuple[str, str
             key=lambda _: key,
             deliver=False,
         )
-    row = OutboxEmail.objects.get(key=key)
-    outcome = deliver_email(row.pk)
-    if outcome in ("sent", "nothing"):
-        return DIGEST_SENT, ""
-    if outcome in ("retrying", "failed"):
-        row.refresh_from_db(fields=["last_error"])
-        return DIGEST_FAILED, row.last_error
-    if outcome == "already" and row.status == EmailStatus.SENT:
-        return DIGEST_ALREADY_SENT, ""
-    return DIGEST_ALREADY_SENT, ""  # another worker is sending it this instant
+    return deliver_now(key)
 
 
 def render_daily_summary(row: OutboxEmail) -> EmailMultiAlternatives | None:

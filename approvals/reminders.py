@@ -22,6 +22,7 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.delivery import WOULD_SEND, companies_to_run, deliver_now
 from approvals.email_links import ACCEPT, REJECT, decision_urls
 from approvals.emails import absolute_url, approver_item_url, render_email
 from approvals.overdue import (
@@ -35,7 +36,7 @@ from approvals.overdue import (
 from erpsync.approval import ApprovalState, accept_refusals, approval_states
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpItem, OutboxEmail, display_name
-from erpsync.outbox import Recipient, deliver_email, enqueue_emails
+from erpsync.outbox import Recipient, enqueue_emails
 from projects.models import Company, CompanyMembership, ToolLevel
 from projects.selectors import USER_ORDER, approvers_to_notify
 from projects.terms import terms_for
@@ -44,12 +45,6 @@ REMINDER_KIND = "reminder"
 ESCALATION_KIND = "escalation"
 # An email lists at most this many items (oldest first) and counts the rest.
 REMINDER_ITEMS_LISTED = 100
-
-# What happened to each email (erp_remind prints it).
-SENT = "sent"
-ALREADY_SENT = "already sent"
-WOULD_SEND = "would send"
-FAILED = "failed"
 
 
 def reminder_key(company: Company, user: Any, day: dt.date) -> str:
@@ -186,7 +181,7 @@ class ReminderResult(TypedDict):
     to: str
     kind: str  # reminder or escalation
     items: list[str]
-    status: str  # SENT, ALREADY_SENT, WOULD_SEND or FAILED
+    status: str  # one of approvals.delivery's statuses
     error: str
 
 
@@ -197,11 +192,8 @@ def deliver_reminders(
     per person per company per day; `dry_run` reports them without sending or recording
     anything."""
     day = day or timezone.localdate()
-    companies = Company.objects.order_by("name", "pk")
-    if company_id is not None:
-        companies = companies.filter(pk=company_id)
     results: list[ReminderResult] = []
-    for company in companies:
+    for company in companies_to_run(company_id):
         plans = plan_reminders(company, day)
         if plans and not dry_run:
             enqueue_reminders(company=company, day=day, plans=plans)
@@ -216,20 +208,9 @@ def deliver_reminders(
                 error="",
             )
             if not dry_run:
-                result["status"], result["error"] = _deliver(plan.key)
+                result["status"], result["error"] = deliver_now(plan.key)
             results.append(result)
     return results
-
-
-def _deliver(key: str) -> tuple[str, str]:
-    row = OutboxEmail.objects.get(key=key)
-    outcome = deliver_email(row.pk)
-    if outcome in ("sent", "nothing"):
-        return SENT, ""
-    if outcome in ("retrying", "failed"):
-        row.refresh_from_db(fields=["last_error"])
-        return FAILED, row.last_error
-    return ALREADY_SENT, ""  # sent before, or another worker is sending it this instant
 
 
 # ----- the email ---------------------------------------------------------------------------

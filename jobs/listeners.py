@@ -2,7 +2,8 @@
 
 `Project.erp_synced` and `erp_job_id` stay on the project because `projects` sits below the
 ERP core and every kind's preconditions read them; the job is their source: its sync sets
-them and any transition out of Synced (an unlink) clears the flag, in the same transaction.
+them, in the same transaction. Synced is final (no transition leaves it), so nothing here
+clears them; a transition out of Synced, if one is ever added, must clear erp_synced here.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ from projects.models import Project
 
 def follow_job(message: ItemTransitioned) -> None:
     job = message.item
-    if not isinstance(job, Job):
+    if not isinstance(job, Job) or message.event.to_state != ErpState.SYNCED:
         return
-    event = message.event
-    if event.to_state == ErpState.SYNCED:
-        Project.objects.filter(pk=job.project_id).update(erp_synced=True, erp_job_id=job.erp_id)
-        job.project.erp_synced, job.project.erp_job_id = True, job.erp_id
-    elif event.from_state == ErpState.SYNCED:
-        Project.objects.filter(pk=job.project_id).update(erp_synced=False)
-        job.project.erp_synced = False
+    Project.objects.filter(pk=job.project_id).update(erp_synced=True, erp_job_id=job.erp_id)
+    job.project.erp_synced, job.project.erp_job_id = True, job.erp_id
 
 
 def register() -> None:

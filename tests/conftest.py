@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests import factories as f
 from tests.drive import drive_to
+from tests.procs import running_worker
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -37,6 +39,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         problems.append(f"Redis is not reachable at {urlsplit(broker_url).netloc}.")
     if problems:
         pytest.exit("Cannot run the tests: " + " ".join(problems), returncode=3)
+
+
+@pytest.fixture
+def worker(settings: Any) -> Iterator[None]:
+    """A real Celery worker for the test (see tests.procs.running_worker); a failed export is
+    retried at once rather than after the production backoff."""
+    settings.ERP_EXPORT_BACKOFF_SECONDS = 0
+    with running_worker():
+        yield
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
 from erpsync.adapters.webhook import SignatureError, verify
@@ -55,6 +56,17 @@ def wait_for(
             raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+@contextmanager
+def running_worker() -> Iterator[None]:
+    """A real Celery worker in a thread of this process, on the real broker: what it does
+    shows only in committed rows (django_db(transaction=True))."""
+    assert not celery_app.conf.task_always_eager, "this test needs the real broker"
+    celery_app.control.purge()  # messages other tests published without a worker to take them
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
+        yield
+    connection.close()
 
 
 class RedisServer:

@@ -10,11 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connection
 from django.utils import timezone
 
-from erpsync.celery import app
 from erpsync.models import Approval, ApprovalRule, ErpEvent, KindPolicy, OutboxEmail, SandboxRecord
 from erpsync.services import erp_accept, erp_reject, erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpActionRefused, RefusalKind
@@ -24,7 +22,8 @@ from projects.permissions import approver_required
 from subjobs.models import SubJob
 from subjobs.services import sub_job_update
 from tests import factories as f
-from tests.procs import wait_for
+from tests.migrating import apps_at, migrate_to_latest
+from tests.procs import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -255,12 +254,7 @@ def test_direct_export_skips_the_approvers_and_says_so(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_keeps_every_existing_approver_on_every_kind() -> None:
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    before = [("projects", "0001_initial")]
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = apps_at([("projects", "0001_initial")])
     company = old.get_model("projects", "Company").objects.create(name="Old Co", slug="old-co")
     user_model = old.get_model("auth", "User")
     members = old.get_model("projects", "CompanyMembership")
@@ -271,8 +265,7 @@ def test_the_migration_keeps_every_existing_approver_on_every_kind() -> None:
         can_push_to_accounting=True,
     )
     members.objects.create(company=company, user=user_model.objects.create(username="reader"))
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
     membership = CompanyMembership.objects.get(pk=approver.pk)
     # …and jobs, which came later: an approver of sub jobs approves jobs (jobs 0002).
     assert membership.export_kinds() == {"job", "sub_job", "owner_invoice"}
@@ -305,9 +298,8 @@ def test_twenty_simultaneous_approvals_from_two_approvers_export_exactly_once(
         with lock:
             outcomes.append(result)
 
-    app.control.purge()
     settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
+    with running_worker():
         threads = [
             threading.Thread(target=approve, args=(alice if n % 2 else bob,)) for n in range(20)
         ]
@@ -316,7 +308,6 @@ def test_twenty_simultaneous_approvals_from_two_approvers_export_exactly_once(
         for thread in threads:
             thread.join(30)
         wait_for(lambda: SubJob.objects.get(pk=sub_job.pk).erp_state == "synced", "the export")
-    connection.close()
     assert (
         sorted(outcomes)
         == sorted(["partially_approved", "accepted"] + ["refused 403"] * 8 + ["refused 409"] * 10)

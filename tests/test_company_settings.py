@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from io import StringIO
 from typing import Any
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
@@ -24,38 +22,13 @@ from companysettings.services import (
 from erpsync.models import ErpEvent
 from projects.models import Company, CompanyMembership, ToolLevel
 from tests import factories as f
+from tests.settings_pages import client_for, events, membership, text, url
 from tests.test_webhook_adapter import FakeErp, erp  # noqa: F401 - the receiving ERP fixture
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SECRET = "s3cret-only-the-erp-knows"
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response: Any) -> str:
-    return html.unescape(response.content.decode())
-
-
-def url(name: str, company: Any, *args: Any) -> str:
-    return reverse(name, args=[company.slug, *args])
-
-
-def membership(user: Any, company: Any) -> CompanyMembership:
-    return CompanyMembership.objects.get(user=user, company=company)
-
-
-def events(obj: Any) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-        ).order_by("pk")
-    )
 
 
 def everything() -> tuple[Any, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import runpy
 import socket
 from io import StringIO
 from pathlib import Path
@@ -24,12 +23,12 @@ from erpsync.services import erp_send
 from projects.models import ToolLevel
 from subjobs.models import SubJob
 from tests import factories as f
+from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
 
 BASE = "http://127.0.0.1:8000"
 DAY = "2026-11-23"
-SETTINGS_FILE = Path(__file__).resolve().parent.parent / "erpsync" / "settings.py"
 
 
 @pytest.fixture
@@ -393,7 +392,7 @@ def test_the_digest_hour_must_be_an_hour_of_the_day(
     monkeypatch.setenv("ERP_DIGEST_HOUR", hour)
 
     with pytest.raises(ImproperlyConfigured, match="ERP_DIGEST_HOUR"):
-        runpy.run_path(str(SETTINGS_FILE))
+        load_settings()
 
 
 def test_the_digest_hour_and_base_url_have_defaults(
@@ -403,8 +402,8 @@ def test_the_digest_hour_and_base_url_have_defaults(
     monkeypatch.delenv("ERP_DIGEST_HOUR", raising=False)
     monkeypatch.delenv("ERPSYNC_BASE_URL", raising=False)
 
-    ns = runpy.run_path(str(SETTINGS_FILE))
+    ns = load_settings()
     assert (ns["ERP_DIGEST_HOUR"], ns["ERPSYNC_BASE_URL"]) == (7, "http://127.0.0.1:8000")
 
     monkeypatch.setenv("ERP_DIGEST_HOUR", "23")
-    assert runpy.run_path(str(SETTINGS_FILE))["ERP_DIGEST_HOUR"] == 23
+    assert load_settings()["ERP_DIGEST_HOUR"] == 23

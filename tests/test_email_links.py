@@ -50,6 +50,13 @@ def as_user(user: Any) -> Client:
     return client
 
 
+def opened_and_posted(user: Any, path: str) -> tuple[Any, Any]:
+    """The link opened (GET) and its decision posted (POST) by `user`: a refusal answers both
+    the same way."""
+    client = as_user(user)
+    return client.get(path), client.post(path)
+
+
 def fresh(item: Any) -> Any:
     return type(item).objects.get(pk=item.pk)
 
@@ -228,11 +235,9 @@ def test_self_approval_is_refused_as_in_the_tool(company: Any, project: Any, app
     sender = f.approver(company)
     f.ProjectMembershipFactory(project=project, user=sender, admin_level=ToolLevel.ADMIN)
     item = erp_send(item=f.SubJobFactory(project=project, status="approved"), user=sender)
-    client = as_user(sender)
     path = path_of(sender, item, "accept")
 
-    opened = client.get(path)
-    posted = client.post(path)
+    opened, posted = opened_and_posted(sender, path)
 
     for response in (opened, posted):
         assert response.status_code == 403
@@ -297,16 +302,14 @@ def test_a_link_works_once_and_then_says_who_used_it(pending: Any, approver: Any
 def test_an_expired_link_is_refused(settings: Any, pending: Any, approver: Any) -> None:
     settings.ERP_EMAIL_LINK_MAX_AGE = 60
     path = path_of(approver, pending, "accept", now=time.time() - 120)
-    client = as_user(approver)
 
-    opened = client.get(path)
-    posted = client.post(path)
+    opened, posted = opened_and_posted(approver, path)
 
     for response in (opened, posted):
         assert response.status_code == 410
         assert "This link expired at " in text(response)
     assert fresh(pending).erp_state == "pending"
-    assert client.get(path_of(approver, pending, "accept")).status_code == 200
+    assert as_user(approver).get(path_of(approver, pending, "accept")).status_code == 200
 
 
 def test_a_link_to_an_earlier_version_is_stale(pending: Any, admin: Any, approver: Any) -> None:
@@ -316,10 +319,8 @@ def test_a_link_to_an_earlier_version_is_stale(pending: Any, admin: Any, approve
     other = f.approver(pending.erp_company)
     erp_reject(item=pending, user=other, reason="Wrong code")
     erp_resend(item=fresh(pending), user=admin)
-    client = as_user(approver)
 
-    opened = client.get(path)
-    posted = client.post(path)
+    opened, posted = opened_and_posted(approver, path)
 
     for response in (opened, posted):
         assert response.status_code == 409
@@ -347,10 +348,8 @@ def test_a_link_to_an_item_decided_meanwhile_says_who_decided(pending: Any, appr
 def test_another_users_link_is_refused(company: Any, pending: Any, approver: Any) -> None:
     colleague = f.approver(company)
     path = path_of(approver, pending, "accept")
-    client = as_user(colleague)
 
-    opened = client.get(path)
-    posted = client.post(path)
+    opened, posted = opened_and_posted(colleague, path)
 
     for response in (opened, posted):
         assert response.status_code == 403

@@ -7,44 +7,24 @@ broker the Makefile points at; the tests are transactional so it sees committed 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from erpsync.adapters import adapter_for
-from erpsync.celery import app
 from erpsync.exports import idempotency_key
 from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
 from erpsync.services import erp_accept, erp_send
 from erpsync.tasks import export_item, sweep_exports
 from subjobs.models import SubJob
+from tests.procs import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker(settings: Any) -> Iterator[None]:
-    assert not app.conf.task_always_eager, "these tests need the real broker"
-    settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    app.control.purge()  # messages other tests published without a worker to take them
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-        yield
-    connection.close()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def state_of(item: Any) -> str:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from erpsync.adapters import adapter_for
-from erpsync.celery import app
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, SandboxRecord
 from erpsync.services import erp_accept, erp_mark_synced, erp_send
@@ -22,7 +17,9 @@ from jobs.models import Job
 from jobs.services import job_send
 from projects.models import ExportRight, Project
 from tests import factories as f
-from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
+from tests.migrating import apps_at, migrate_to_latest
+from tests.procs import wait_for
+from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 NOT_SYNCED = "The project is not synced with the ERP."
 
@@ -58,23 +55,6 @@ def synced_job(project: Project, sender: Any, approver: Any, erp_id: str = "JOB-
 
 
 # ----- send, accept, sync ----------------------------------------------------------------
-
-
-@pytest.fixture
-def worker(settings: Any) -> Iterator[None]:
-    assert not app.conf.task_always_eager, "these tests need the real broker"
-    settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    app.control.purge()  # messages other tests published without a worker to take them
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-        yield
-    connection.close()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -208,12 +188,7 @@ def test_retrieve_a_job_never_sent_is_not_found(new_project: Project, project_ad
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_makes_synced_jobs_of_synced_projects() -> None:
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    before = [("jobs", "0001_job")]
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = apps_at([("jobs", "0001_job")])
     company = old.get_model("projects", "Company").objects.create(name="Old Co", slug="old-co")
     projects = old.get_model("projects", "Project")
     synced = projects.objects.create(
@@ -226,8 +201,7 @@ def test_the_migration_makes_synced_jobs_of_synced_projects() -> None:
     )
     old.get_model("projects", "ExportRight").objects.create(membership=membership, kind="sub_job")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     job = Job.objects.get()
     assert (job.project_id, job.erp_state, job.erp_id) == (synced.pk, "synced", "JOB-9")
@@ -250,9 +224,7 @@ def test_a_job_exported_to_tryton_is_the_parent_of_its_sub_jobs(
     approver: Any,
 ) -> None:
     company = new_project.company
-    company.erp_adapter = "tryton"
-    company.erp_settings = dict(tryton_server)
-    company.save(update_fields=["erp_adapter", "erp_settings"])
+    use_tryton(company, tryton_server)
 
     def export(item: Any) -> Any:
         accepted = erp_accept(item=item, user=approver, export=False)

@@ -5,15 +5,12 @@ and audit rows."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,44 +26,11 @@ from erpsync.models import ApprovalRule, ErpEvent, KindPolicy
 from erpsync.services import erp_send
 from projects.models import Company, CompanyMembership, ExportRight, OutOfOffice, ToolLevel
 from tests import factories as f
+from tests.settings_pages import client_for, events, membership, text, url
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response: Any) -> str:
-    return html.unescape(response.content.decode())
-
-
-def url(name: str, company: Any, *args: Any) -> str:
-    return reverse(name, args=[company.slug, *args])
-
-
-def membership(user: Any, company: Any) -> CompanyMembership:
-    return CompanyMembership.objects.get(user=user, company=company)
-
-
-def company_events(company: Any) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(Company), object_id=company.pk
-        ).order_by("pk")
-    )
-
-
-def member_events(member: CompanyMembership) -> list[ErpEvent]:
-    return list(
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(CompanyMembership), object_id=member.pk
-        ).order_by("pk")
-    )
 
 
 def everything() -> tuple[Any, ...]:
@@ -91,6 +55,18 @@ def everything() -> tuple[Any, ...]:
 
 def days(n: int) -> dt.date:
     return TODAY() + dt.timedelta(days=n)
+
+
+def away(company: Any, user: Any, first: int, last: int, delegate: Any, by: Any = None) -> Any:
+    """`user` out of office from days(first) to days(last) with `delegate` standing in,
+    entered by `by` (themselves unless said)."""
+    return out_of_office_add(
+        membership=membership(user, company),
+        user=by or user,
+        starts_on=days(first),
+        ends_on=days(last),
+        delegate=membership(delegate, company),
+    )
 
 
 @pytest.fixture
@@ -209,13 +185,7 @@ def test_forged_posts_of_non_admins_change_nothing(
         approvals_required=2,
         needs_tool_admin=False,
     )
-    absence = out_of_office_add(
-        membership=membership(second, company),
-        user=second,
-        starts_on=days(3),
-        ends_on=days(5),
-        delegate=membership(erp_admin, company),
-    )
+    absence = away(company, second, 3, 5, delegate=erp_admin)
     user = {"approver": approver, "read_only": read_only, "outsider": outsider}[who]
     client = client_for(user)
     before = everything()
@@ -245,7 +215,7 @@ def test_an_admin_saves_the_policy_with_an_audit_row(company: Any, erp_admin: An
     assert (company.remind_after_days, company.escalate_after_days) == (3, 7)
     assert KindPolicy.objects.get(company=company, kind="sub_job").direct_export
     assert not KindPolicy.objects.filter(company=company, kind="owner_invoice").exists()
-    [event] = company_events(company)
+    [event] = events(company)
     assert (event.actor, event.action) == (erp_admin, "edit")
     assert event.details["changes"] == {
         "block_self_approval": ["Yes", "No"],
@@ -268,7 +238,7 @@ def test_an_admin_saves_the_policy_with_an_audit_row(company: Any, erp_admin: An
             direct_export_sub_job="on",
         ),
     )
-    assert len(company_events(company)) == 1
+    assert len(events(company)) == 1
 
 
 @pytest.mark.parametrize(
@@ -366,7 +336,7 @@ def test_an_admin_adds_and_removes_a_rule_with_audit_rows(company: Any, erp_admi
     response = client.post(url("settings_rule_remove", company, rule.pk))
     assert response.status_code == 302
     assert not ApprovalRule.objects.filter(pk=rule.pk).exists()
-    added, _third, removed = company_events(company)
+    added, _third, removed = events(company)
     assert added.actor == erp_admin and added.details["changes"] == {
         "approval_rule": ["", described]
     }
@@ -498,7 +468,7 @@ def test_the_directory_shows_and_saves_each_kinds_export_right(
     )
     assert response.status_code == 200 and "data-row-saved" in text(response)
     assert target.export_kinds() == frozenset({"owner_invoice"})
-    [event] = member_events(target)
+    [event] = events(target)
     assert event.actor == erp_admin
     assert event.details["changes"] == {
         "export_rights": ["Jobs, Sub Jobs, Owner Invoices", "Owner Invoices"]
@@ -519,13 +489,7 @@ def test_the_directory_shows_and_saves_each_kinds_export_right(
 def test_a_delegate_keeps_the_rights_their_period_needs(
     company: Any, erp_admin: Any, approver: Any, second: Any
 ) -> None:
-    out_of_office_add(
-        membership=membership(approver, company),
-        user=approver,
-        starts_on=days(0),
-        ends_on=days(3),
-        delegate=membership(second, company),
-    )
+    away(company, approver, 0, 3, delegate=second)
     delegate = membership(second, company)
     before = everything()
     response = client_for(erp_admin).post(
@@ -566,7 +530,7 @@ def test_an_approver_sets_their_own_period_with_an_audit_row(
     assert absence.membership == membership(approver, company)
     assert absence.delegate == membership(second, company)
     assert (absence.starts_on, absence.ends_on) == (days(2), days(4))
-    [event] = member_events(absence.membership)
+    [event] = events(absence.membership)
     assert event.actor == approver
     assert event.details["member"] == approver.username
     assert event.details["changes"]["out_of_office"][0] == ""
@@ -591,13 +555,7 @@ def test_an_approver_cannot_set_someone_elses_period(
     )
     assert OutOfOffice.objects.get().membership == membership(approver, company)
     with pytest.raises(PermissionDenied):
-        out_of_office_add(
-            membership=membership(second, company),
-            user=approver,
-            starts_on=days(5),
-            ends_on=days(6),
-            delegate=membership(erp_admin, company),
-        )
+        away(company, second, 5, 6, delegate=erp_admin, by=approver)
 
 
 def test_an_admin_sets_and_cancels_anyones_period(
@@ -613,12 +571,12 @@ def test_an_admin_sets_and_cancels_anyones_period(
     assert response.status_code == 302
     absence = OutOfOffice.objects.get()
     assert absence.membership == membership(approver, company)
-    [added] = member_events(absence.membership)
+    [added] = events(absence.membership)
     assert added.actor == erp_admin
     response = client.post(url("out_of_office_cancel", company, absence.pk))
     assert response.status_code == 302
     assert not OutOfOffice.objects.exists()
-    _, cancelled = member_events(membership(approver, company))
+    _, cancelled = events(membership(approver, company))
     assert cancelled.details["changes"]["out_of_office"][1] == ""
 
 
@@ -637,7 +595,7 @@ def test_cancelling_a_current_period_ends_it_yesterday_and_a_past_one_is_refused
     assert response.status_code == 302
     absence.refresh_from_db()
     assert absence.ends_on == days(-1)
-    [event] = member_events(absence.membership)
+    [event] = events(absence.membership)
     assert event.details["changes"]["out_of_office"][1].endswith("(ended early)")
     before = everything()
     response = client.post(url("out_of_office_cancel", company, absence.pk))
@@ -651,13 +609,7 @@ def test_cancelling_a_current_period_ends_it_yesterday_and_a_past_one_is_refused
 def test_another_approver_cannot_cancel_a_period_and_another_company_gets_404(
     company: Any, approver: Any, second: Any, outsider: Any
 ) -> None:
-    absence = out_of_office_add(
-        membership=membership(approver, company),
-        user=approver,
-        starts_on=days(1),
-        ends_on=days(2),
-        delegate=membership(second, company),
-    )
+    absence = away(company, approver, 1, 2, delegate=second)
     before = everything()
     assert (
         client_for(second).post(url("out_of_office_cancel", company, absence.pk)).status_code == 403
@@ -748,13 +700,7 @@ def test_out_of_office_refusals_are_shown_at_their_fields(
 def test_a_delegate_decides_in_the_absent_approvers_stead_named_in_the_history(
     company: Any, project: Any, admin: Any, approver: Any, second: Any, sub_job: Any
 ) -> None:
-    out_of_office_add(
-        membership=membership(second, company),
-        user=second,
-        starts_on=days(0),
-        ends_on=days(0),
-        delegate=membership(approver, company),
-    )
+    away(company, second, 0, 0, delegate=approver)
     item = erp_send(item=sub_job, user=admin)
     client_for(approver).post(
         reverse("erp_decide", args=[company.slug, "sub_job", item.pk, "accept"]),

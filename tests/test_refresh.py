@@ -6,7 +6,6 @@ and cancel a real invoice in a real Tryton server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,8 +27,8 @@ from erpsync.tasks import refresh_synced
 from invoicing.models import OwnerInvoice
 from projects.models import ToolLevel
 from tests import factories as f
-from tests.live import celery_worker, wait_for
-from tests.tryton_server import tryton_server  # noqa: F401 - the fixture
+from tests.procs import wait_for
+from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -249,12 +248,6 @@ def test_an_adapter_that_cannot_fetch_greys_refresh_out_with_its_reason(
 # ----- the scheduled refresh ----------------------------------------------------------------
 
 
-@pytest.fixture
-def worker() -> Iterator[None]:
-    with celery_worker():
-        yield
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_task_refreshes_due_items_through_the_worker(
     worker: None, invoice: Any, admin: Any, approver: Any
@@ -394,10 +387,7 @@ def tryton_synced(
     admin: Any,
     paying_approver: Any,
 ) -> OwnerInvoice:
-    company = invoice.erp_company
-    company.erp_adapter = "tryton"
-    company.erp_settings = dict(tryton_server)
-    company.save(update_fields=["erp_adapter", "erp_settings"])
+    use_tryton(invoice.erp_company, tryton_server)
     return synced(invoice, admin, paying_approver)
 
 

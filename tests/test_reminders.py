@@ -4,7 +4,6 @@ Approval policy → Reminders and escalation)."""
 from __future__ import annotations
 
 import datetime as dt
-import runpy
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,10 @@ from erpsync.outbox import deliver_email
 from erpsync.services import erp_accept, erp_send
 from projects.models import CompanyMembership, OutOfOffice, ToolLevel
 from tests import factories as f
+from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
 
-SETTINGS_FILE = Path(__file__).resolve().parent.parent / "erpsync" / "settings.py"
 FRIDAY, MONDAY, TUESDAY = "2026-11-20", "2026-11-23", "2026-11-24"
 
 
@@ -419,13 +418,13 @@ def test_the_remind_hour_must_be_an_hour_of_the_day(
     monkeypatch.setenv("ERP_REMIND_HOUR", hour)
 
     with pytest.raises(ImproperlyConfigured, match="ERP_REMIND_HOUR"):
-        runpy.run_path(str(SETTINGS_FILE))
+        load_settings()
 
 
 def test_the_remind_hour_defaults_to_eight(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ERPSYNC_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("ERP_REMIND_HOUR", raising=False)
 
-    assert runpy.run_path(str(SETTINGS_FILE))["ERP_REMIND_HOUR"] == 8
+    assert load_settings()["ERP_REMIND_HOUR"] == 8
     monkeypatch.setenv("ERP_REMIND_HOUR", "0")
-    assert runpy.run_path(str(SETTINGS_FILE))["ERP_REMIND_HOUR"] == 0
+    assert load_settings()["ERP_REMIND_HOUR"] == 0

@@ -3,36 +3,21 @@ audits, the secret shown once, and bad input answered with reasons, never a 500.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from erpsync.models import ErpEvent
 from erpsync.services import erp_send
 from projects.models import Company, ToolLevel
 from tests import factories as f
+from tests.settings_pages import client_for, text, url
 from tests.test_webhooks import Receiver, receiver  # noqa: F401 - the receiver
 from webhooks.models import WebhookDelivery, WebhookSubscription
 from webhooks.outbox import deliver
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response: Any) -> str:
-    return html.unescape(response.content.decode())
-
-
-def url(name: str, company: Company, *args: Any) -> str:
-    return reverse(name, args=[company.slug, *args])
 
 
 def audit_changes() -> list[dict[str, Any]]:

@@ -131,3 +131,10 @@ def tryton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def use_tryton(company: Any, server: dict[str, str]) -> None:
+    """Point the company's ERP adapter at the test's Tryton server."""
+    company.erp_adapter = "tryton"
+    company.erp_settings = dict(server)
+    company.save(update_fields=["erp_adapter", "erp_settings"])

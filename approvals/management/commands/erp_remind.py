@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
+from approvals.management.daily_emails import DailyEmailsCommand
 from approvals.overdue import is_business_day
-from approvals.reminders import FAILED
 from approvals.tasks import send_reminders
-from erpsync import ops
 
 
 def _day(value: str) -> dt.date:
@@ -21,7 +20,7 @@ def _day(value: str) -> dt.date:
         raise CommandError(f"--day must be a date like 2026-11-24, got {value!r}.") from None
 
 
-class Command(BaseCommand):
+class Command(DailyEmailsCommand):
     help = (
         "Remind accounting approvers of the items that have waited their company's "
         "remind_after_days business days (Monday to Friday) or more, and tell the ERP "
@@ -30,16 +29,11 @@ class Command(BaseCommand):
         "email (recipient, reminder or escalation, the items); exits 1 if any could not be "
         "sent."
     )
+    dry_run_help = "Show who would get what, without sending or recording anything."
+    emails = "reminder emails"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--company", metavar="SLUG", help="Only this company (its slug, e.g. demo-builders)."
-        )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Show who would get what, without sending or recording anything.",
-        )
+        super().add_arguments(parser)
         parser.add_argument(
             "--day",
             metavar="YYYY-MM-DD",
@@ -48,27 +42,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = _day(options["day"]) if options["day"] else timezone.localdate()
-        company_id = None
-        if options["company"]:
-            try:
-                company_id = ops.get_company(options["company"]).pk
-            except ops.UnknownCompany as e:
-                raise CommandError(str(e)) from None
-
         # Called directly (not .delay()): runs here and now, and reports instead of retrying.
         results = send_reminders(
-            company_id=company_id,
+            company_id=self.company_id(options),
             day=day.isoformat(),
             dry_run=options["dry_run"],
         )
-
-        for result in results:
-            line = f"{result['status']}: {result['to']}: {result['kind']}: "
-            line += ", ".join(result["items"])
-            if result["status"] == FAILED:
-                self.stderr.write(f"{line} ({result['error']})")
-            else:
-                self.stdout.write(line)
         if not results:
             if not is_business_day(day):
                 self.stdout.write(
@@ -80,6 +59,6 @@ class Command(BaseCommand):
                     "No reminders to send: no item has waited long enough, or nobody can be "
                     "told of it."
                 )
-        failed = sum(r["status"] == FAILED for r in results)
-        if failed:
-            raise CommandError(f"{failed} of {len(results)} reminder emails failed.")
+        self.report(
+            results, lambda r: f"{r['status']}: {r['to']}: {r['kind']}: " + ", ".join(r["items"])
+        )

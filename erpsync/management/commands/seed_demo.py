@@ -375,43 +375,38 @@ class Command(BaseCommand):
             ("INV-007", periods[3], InvoiceStatus.REVISE_AND_RESUBMIT, "not_sent"),
         ]
         for index, (number, period, status, target) in enumerate(plan):
-            invoice = owner_invoice_create(
-                prime_contract=contract,
-                user=admin,
-                number=number,
-                billing_period=period,
-                status=status,
+            invoice = _invoice(
+                contract, admin, number, period, status, scale=index + 1, send=target != "not_sent"
             )
-            _lines(invoice, admin, scale=index + 1)
             if target != "not_sent":
-                invoice = owner_invoice_send_to_erp(invoice=invoice, user=admin)
                 self._drive(invoice, target, admin=admin, approver=approver)
         pending = OwnerInvoice.objects.get(prime_contract=contract, number="INV-003")
         assert pending.erp_state == "pending"
         # Above the demo's $250,000.00 rule: the controller gave the first of its 2 approvals.
-        big = owner_invoice_create(
-            prime_contract=contract,
-            user=admin,
-            number="INV-008",
-            billing_period=periods[3],
-            status=InvoiceStatus.APPROVED,
-        )
-        _lines(big, admin, scale=7)
-        big = erp_accept(
-            item=owner_invoice_send_to_erp(invoice=big, user=admin), user=u["controller"]
-        )
+        big = _invoice(contract, admin, "INV-008", periods[3], scale=7, send=True)
+        big = erp_accept(item=big, user=u["controller"])
         assert big.erp_state == "partially_approved", big.erp_state
         # A retrieved invoice on the private contract, so both YELLOW states appear.
-        retrieved = owner_invoice_create(
-            prime_contract=private,
-            user=admin,
-            number="INV-101",
-            billing_period=periods[2],
-            status=InvoiceStatus.APPROVED,
-        )
-        _lines(retrieved, admin, scale=2)
-        retrieved = owner_invoice_send_to_erp(invoice=retrieved, user=admin)
+        retrieved = _invoice(private, admin, "INV-101", periods[2], scale=2, send=True)
         owner_invoice_retrieve_from_erp(invoice=retrieved, user=admin)
+
+
+def _invoice(
+    contract: Any,
+    admin: Any,
+    number: str,
+    period: Any,
+    status: str = InvoiceStatus.APPROVED,
+    *,
+    scale: int,
+    send: bool,
+) -> OwnerInvoice:
+    """An owner invoice with its lines (amounts times `scale`), sent to the ERP if `send`."""
+    invoice = owner_invoice_create(
+        prime_contract=contract, user=admin, number=number, billing_period=period, status=status
+    )
+    _lines(invoice, admin, scale=scale)
+    return owner_invoice_send_to_erp(invoice=invoice, user=admin) if send else invoice
 
 
 def _lines(invoice: OwnerInvoice, user: Any, *, scale: int) -> None:
