@@ -5,28 +5,14 @@ sandbox ERP: create a sub job, approve it, send it, reject it, rename it, resend
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.db import connection
 
-from erpsync.celery import app
 from erpsync.models import SandboxRecord
 from tests.api_helpers import client_for, url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker(settings: Any) -> Iterator[None]:
-    assert not app.conf.task_always_eager, "this test needs the real broker"
-    settings.ERP_EXPORT_BACKOFF_SECONDS = 0
-    app.control.purge()  # messages other tests published without a worker to take them
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15):
-        yield
-    connection.close()
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from erpsync.states import ErpActionRefused
 from projects.models import ToolLevel
 from subjobs.models import SubJob
 from tests import factories as f
-from tests.live import celery_worker, http_server, wait_for
+from tests.live import http_server
+from tests.procs import wait_for
 from webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from webhooks.outbox import deliver, due_deliveries
 from webhooks.services import subscription_create
@@ -101,12 +102,6 @@ def receiver() -> Iterator[Receiver]:
     with http_server(Handler) as base:
         fake.url = f"{base}/hooks/erpsync"
         yield fake
-
-
-@pytest.fixture
-def worker() -> Iterator[None]:
-    with celery_worker():
-        yield
 
 
 @pytest.fixture
