@@ -308,11 +308,10 @@ def test_twenty_simultaneous_approvals_from_two_approvers_export_exactly_once(
         for thread in threads:
             thread.join(30)
         wait_for(lambda: SubJob.objects.get(pk=sub_job.pk).erp_state == "synced", "the export")
-    assert (
-        sorted(outcomes)
-        == sorted(["partially_approved", "accepted"] + ["refused 403"] * 8 + ["refused 409"] * 10)
-        or outcomes.count("accepted") == 1
-    )
+    # Which refusals the other 18 get depends on timing (409 for a state already moved on,
+    # 403 for an approver who already approved); each ends in one of these four outcomes.
+    assert len(outcomes) == 20, outcomes
+    assert set(outcomes) <= {"partially_approved", "accepted", "refused 403", "refused 409"}
     assert outcomes.count("accepted") == 1 and outcomes.count("partially_approved") == 1
     assert Approval.objects.count() == 2
     assert set(Approval.objects.values_list("approver", flat=True)) == {alice.pk, bob.pk}
