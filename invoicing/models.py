@@ -269,14 +269,9 @@ class OwnerInvoice(ErpItem):
     def erp_queue(cls, company: Company) -> models.QuerySet[OwnerInvoice]:
         """The company's invoices with what a row of the approvers' tool shows."""
         return (
-            cls.objects.for_company(company)
-            .select_related(
-                "prime_contract__project",
-                "billing_period",
-                "erp_sent_by",
-                "erp_accepted_by",
-                "erp_changed_by",
-            )
+            super()
+            .erp_queue(company)
+            .select_related("billing_period")
             # 0.00 without lines, as the invoice's page says: filters and sorts compare it.
             .annotate(
                 amount_due_total=Coalesce(

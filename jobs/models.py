@@ -50,13 +50,6 @@ class Job(ErpItem):
     def erp_tab_label(cls, company: Company) -> str:
         return "Jobs"
 
-    @classmethod
-    def erp_queue(cls, company: Company) -> models.QuerySet[Job]:
-        """The company's jobs with what a row of the approvers' tool shows."""
-        return cls.objects.for_company(company).select_related(
-            "project", "erp_sent_by", "erp_accepted_by", "erp_changed_by"
-        )
-
     @property
     def erp_company(self) -> Company:
         return self.project.company

@@ -99,13 +99,6 @@ class SubJob(ErpItem):
     def erp_tab_label(cls, company: Company) -> str:
         return "Sub Jobs"
 
-    @classmethod
-    def erp_queue(cls, company: Company) -> models.QuerySet[SubJob]:
-        """The company's sub jobs with what a row of the approvers' tool shows."""
-        return cls.objects.for_company(company).select_related(
-            "project", "erp_sent_by", "erp_accepted_by", "erp_changed_by"
-        )
-
     @property
     def erp_company(self) -> Company:
         return self.project.company

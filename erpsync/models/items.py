@@ -148,8 +148,12 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
 
     @classmethod
     def erp_queue(cls, company: Company) -> models.QuerySet[Any]:
-        """The company's items of this kind, joined with what the tool's rows show."""
-        raise NotImplementedError
+        """The company's items of this kind, joined with what every row of the tool shows (its
+        project and the people who sent, accepted and last changed it); a kind adds its own
+        joins and annotations on top (super().erp_queue(company))."""
+        return cls.objects.for_company(company).select_related(
+            cls.erp_project_path, "erp_sent_by", "erp_accepted_by", "erp_changed_by"
+        )
 
     @property
     def erp_company(self) -> Company:
