@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_obstacle
 from approvals.kinds import Kind
 from approvals.models import UsedEmailLink
-from erpsync.approval import approval_state
+from erpsync.approval import approval_states
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
@@ -76,7 +76,8 @@ def decide_many(
             )
         require_storable(reason=reason)
     items = {item.pk: item for item in kind.model.erp_queue(company).filter(pk__in=versions)}
-    outcomes = []
+    outcomes: list[Outcome] = []
+    partial: dict[int, ErpItem] = {}  # outcome index → an item left partly approved
     for item_id, version in versions.items():
         item = items.get(item_id)
         if item is None:
@@ -90,11 +91,14 @@ def decide_many(
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(error.messages)))
         else:
             if decision == "accept" and item.erp_state in AWAITING_APPROVAL:
-                state = approval_state(item)
-                progress = f"{state.given} of {state.requirement.count}"
-                outcomes.append(Outcome(item_id, item.erp_title, True, "approved", progress))
-            else:
-                outcomes.append(Outcome(item_id, item.erp_title, True, DECISIONS[decision]))
+                partial[len(outcomes)] = item
+            outcomes.append(Outcome(item_id, item.erp_title, True, DECISIONS[decision]))
+    # How far each partly approved item got: read once for all of them, not once per item.
+    states = approval_states(list(partial.values()), company)
+    for index, item in partial.items():
+        state = states[item.pk]
+        progress = f"{state.given} of {state.requirement.count}"
+        outcomes[index] = replace(outcomes[index], message="approved", progress=progress)
     return outcomes
 
 
