@@ -159,7 +159,10 @@ def test_a_new_project_its_sub_job_and_a_paid_invoice_through_tryton(
     login("admin")
     page.goto(f"{project_url}prime-contracts/{invoice.prime_contract_id}/invoices/")
     page.get_by_role("link", name="INV-500").click()
-    expect(page.locator("[data-erp-paid]")).to_contain_text("$36,000.00")
+    # Paid today, though due in 30 days: the payment's date, not Tryton's maturity date.
+    expect(page.locator("[data-erp-paid]")).to_contain_text(
+        f"$36,000.00 Paid in full on {today.day} {today:%b %Y}"
+    )
     expect(page.locator("[data-paid]")).to_be_visible()
     expect(page.locator("[data-erp-due]")).to_have_text("$0.00")
     invoice.refresh_from_db()

@@ -3,9 +3,9 @@
 An owner invoice is the customer invoice: its state (draft and validated read as draft,
 posted, paid, cancelled), `amount_to_pay` (what is still due), and its payment lines (the
 move lines the Pay wizard, or a person, booked against it; on a customer invoice a payment is
-a credit on the receivable account). Paid in full is the date Tryton reconciled it, else the
-latest payment. A sub job or a job is an analytic account: a sub job's code is what drift
-is judged on.
+a credit on the receivable account). Paid in full is the date of the latest payment, else (a
+credit note settled it) the date Tryton reconciled it. A sub job or a job is an analytic
+account: a sub job's code is what drift is judged on.
 """
 
 from __future__ import annotations
@@ -81,11 +81,14 @@ class TrytonFetch:
             # Reconciled against something other than payment lines (a credit note, say):
             # Tryton calls it paid in full all the same.
             paid, due = max(paid, total), ZERO
+            # The day the last payment came in. Tryton's own reconciliation date is the latest
+            # date of the reconciled lines, maturity dates included: an invoice paid today but
+            # due next month would read as paid next month.
             reconciled = row.get("reconciled")
-            if isinstance(reconciled, datetime.date):
-                paid_on = reconciled
-            elif payments:
+            if payments:
                 paid_on = max(p.on for p in payments)
+            elif isinstance(reconciled, datetime.date):
+                paid_on = reconciled
         elif status != ErpStatus.POSTED:
             due = ZERO
         return ErpRecord(
