@@ -27,6 +27,7 @@ from erpsync.services import erp_accept, erp_send
 from erpsync.states import ErpActionRefused
 from erpsync.tasks import refresh_synced
 from invoicing.models import OwnerInvoice
+from jobs.models import Job
 from projects.models import ToolLevel
 from tests import factories as f
 from tests.procs import wait_for
@@ -180,6 +181,19 @@ def test_deleted_in_the_erp_is_flagged_for_a_sub_job(
     item = erp_refresh(item=item, user=approver)
     assert item.erp_drift.startswith("Deleted in the ERP")
     assert adapter_for(item.erp_company).fetch("sub_job", item.erp_id).status == (ErpStatus.DELETED)
+
+
+def test_a_synced_job_is_refreshed_and_flagged_when_deleted_in_the_erp(
+    project: Any, admin: Any, approver: Any
+) -> None:
+    project.erp_synced, project.erp_job_id = False, ""
+    project.save()
+    job = synced(Job.objects.create(project=project), admin, approver)
+    item = erp_refresh(item=job, user=approver)
+    assert item.erp_drift == "" and item.erp_refreshed_at is not None
+    sandbox("delete", item)
+    item = erp_refresh(item=item, user=approver)
+    assert item.erp_drift.startswith(f"Deleted in the ERP: it no longer holds ERP id {job.erp_id}")
 
 
 # ----- permissions and adapters without fetch ------------------------------------------------
@@ -349,6 +363,26 @@ def test_an_invoice_cancelled_in_tryton_is_flagged_on_the_next_refresh(
     item = erp_refresh(item=tryton_synced, user=paying_approver)
     assert item.erp_drift.startswith("Cancelled in the ERP")
     assert item.erp_amount_due == Decimal("0.00")
+
+
+def test_a_job_whose_code_changed_in_tryton_is_flagged(
+    tryton_server: dict[str, str],  # noqa: F811
+    project: Any,
+    admin: Any,
+    approver: Any,
+) -> None:
+    use_tryton(project.company, tryton_server)
+    project.erp_synced, project.erp_job_id = False, ""
+    project.save()
+    job = synced(Job.objects.create(project=project), admin, approver)
+    assert erp_refresh(item=job, user=approver).erp_drift == ""
+    tryton(tryton_server).call(
+        "analytic_account.account", "write", [int(job.erp_id)], {"code": "RENUMBERED"}
+    )
+    item = erp_refresh(item=job, user=approver)
+    assert item.erp_drift == (
+        f"Changed in the ERP: number is RENUMBERED in the ERP but {project.number} in erpsync."
+    )
 
 
 def test_the_drift_email_says_a_refresh_found_it(

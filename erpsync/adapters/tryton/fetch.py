@@ -39,14 +39,16 @@ class TrytonFetch:
             return ErpRecord(exists=False, status=ErpStatus.DELETED)
         if kind == "owner_invoice":
             return self._fetch_invoice(record_id)
-        # A sub job or a job: an analytic account. Only a sub job's code is ours to compare
-        # (a job's account code is the project's ERP job id, not part of its snapshot).
+        # A sub job or a job: an analytic account whose code is the sub job's code or the
+        # project's number (the snapshot's "code" and "number"). Its name is Tryton's to
+        # word ("<code> <name>"), so it is not compared.
         rows = self.search_read(
             "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
         )
         if not rows:
             return ErpRecord(exists=False, status=ErpStatus.DELETED)
-        fields = {"code": str(rows[0]["code"] or "")} if kind == "sub_job" else {}
+        code = str(rows[0]["code"] or "")
+        fields = {"code": code} if kind == "sub_job" else {"number": code} if kind == "job" else {}
         return ErpRecord(exists=True, fields=fields)
 
     def _fetch_invoice(self, record_id: int) -> ErpRecord:
