@@ -40,7 +40,8 @@ from erpsync.models import (
 )
 from erpsync.models.records import ErpEventQuerySet
 from erpsync.selectors import submitted_snapshot
-from erpsync.services import requeue_export_decision
+from erpsync.services import erp_accept, requeue_export_decision
+from jobs.services import job_send
 from projects.models import ToolLevel
 from subjobs.models import SubJob
 from tests import factories as f
@@ -518,6 +519,29 @@ def test_the_api_claims_with_the_snapshot_key_and_expiry_and_reports_per_item(
     body = bare.json()
     assert (body["recorded"], body["refused"]) == (2, 0)
     assert [r["state"] for r in body["results"]] == ["synced", "export_failed"]
+
+
+@pytest.mark.django_db
+def test_a_project_syncs_as_a_job_through_the_connector(
+    pulling: Any, admin: Any, approver: Any, robot: Any
+) -> None:
+    project = f.ProjectFactory(company=pulling, number="P-77", name="Pier Shed")
+    sender = f.member(project, admin=True)
+    job = erp_accept(item=job_send(project=project, user=sender), user=approver)
+    assert state_of(job) == "accepted"  # waiting for the connector, not exported by erpsync
+    api = api_for(robot, pulling)
+    claim = post(api, pulling, "claims", {"limit": 10}).json()
+    (item,) = claim["items"]
+    assert (item["kind"], item["id"], item["idempotency_key"]) == (
+        "job",
+        job.pk,
+        f"erpsync:job:{job.pk}:v1",
+    )
+    assert item["snapshot"] == {"kind": "job", "number": "P-77", "name": "Pier Shed"}
+    body = post(api, pulling, "reports", [synced(job, "JOB-P77", claim=claim["claim"])]).json()
+    assert body["results"][0]["state"] == "synced"
+    project.refresh_from_db()
+    assert project.erp_synced and project.erp_job_id == "JOB-P77"
 
 
 @pytest.mark.django_db

@@ -18,7 +18,8 @@ from erpsync.models import ExportAttempt, ExportOutcome
 class ConnectorAdapter(Adapter):
     key = "connector"
     label = "Pull connector (your own integration)"
-    supports = frozenset({"sub_job", "owner_invoice"})
+    # Jobs first among them: a project must be synced before its sub jobs and invoices can go.
+    supports = frozenset({"job", "sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.PULL})
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
