@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,6 +28,11 @@ ZERO = Decimal("0.00")
 
 def money_field(verbose_name: str, **kwargs: Any) -> models.DecimalField:
     return DecimalField(verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs)
+
+
+def _day(day: datetime.date) -> str:
+    """A date as the pages write it: "1 Dec 2026" (Django's "j M Y")."""
+    return f"{day.day} {day:%b %Y}"
 
 
 class ContractStatus(models.TextChoices):
@@ -87,7 +93,7 @@ class BillingPeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Period {self.number} ({self.start_date:%d %b %Y} – {self.end_date:%d %b %Y})"
+        return f"Period {self.number} ({_day(self.start_date)} – {_day(self.end_date)})"
 
     def clean(self) -> None:
         # The end-before-start rule is the check constraint, validated with the fields.
@@ -98,7 +104,7 @@ class BillingPeriod(models.Model):
             raise ValidationError(
                 {
                     "start_date": f"These dates overlap billing period {overlap.number} "
-                    f"({overlap.start_date:%d %b %Y} – {overlap.end_date:%d %b %Y}): "
+                    f"({_day(overlap.start_date)} – {_day(overlap.end_date)}): "
                     "a day is billed in one period only."
                 }
             )

@@ -196,6 +196,8 @@ def test_overlapping_billing_periods_are_refused(project: Any, admin: Any) -> No
     )
     assert response.status_code == 422
     assert "overlap billing period 1" in text(response)
+    # Dates as every page writes them (no leading zero).
+    assert "(1 Oct 2026 – 31 Oct 2026)" in text(response)
     assert BillingPeriod.objects.filter(project=project).count() == 1
 
 
