@@ -36,13 +36,12 @@ only fitting candidate; with several candidates and no default the setting is re
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from erpsync.adapters.base import (
     Adapter,
     Capability,
-    ErpDraft,
     IdempotencyKey,
     PermanentErpError,
     SettingField,
@@ -55,20 +54,11 @@ if TYPE_CHECKING:
     from projects.models import Company
 
 from erpsync.adapters.tryton.fetch import TrytonFetch
+from erpsync.adapters.tryton.money import CENT, money
+from erpsync.adapters.tryton.reconcile import TrytonReconcile
 from erpsync.adapters.tryton.rpc import TrytonRpc
 
 RETAINAGE_DESCRIPTION = "Retainage withheld"
-CENT = Decimal("0.01")
-
-
-def _money(value: Any, what: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise PermanentErpError(f"The invoice's {what} {value!r} is not an amount.") from None
-    if not amount.is_finite():
-        raise PermanentErpError(f"The invoice's {what} {value!r} is not an amount.")
-    return amount
 
 
 def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
@@ -80,7 +70,7 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
     return max(datetime.date.fromisoformat(due), datetime.date.today())
 
 
-class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
+class TrytonAdapter(TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
@@ -372,7 +362,7 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
         if existing is None or existing["state"] in ("draft", "validated"):
             self.post_invoice(invoice_id)
         (posted,) = self.call("account.invoice", "read", [invoice_id], self.INVOICE_FIELDS)
-        expected = _money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
+        expected = money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
         if posted["total_amount"].quantize(CENT) != expected.quantize(CENT):
             raise PermanentErpError(
                 f"Tryton invoice {posted.get('number') or invoice_id} totals "
@@ -407,9 +397,9 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
         lines = []
         retainage = Decimal(0)
         for row in snapshot.get("lines") or []:
-            gross = _money(row.get("work_completed_this_period", "0"), "work completed")
-            gross += _money(row.get("materials_stored", "0"), "materials stored")
-            retainage += _money(row.get("retainage_amount", "0"), "retainage")
+            gross = money(row.get("work_completed_this_period", "0"), "work completed")
+            gross += money(row.get("materials_stored", "0"), "materials stored")
+            retainage += money(row.get("retainage_amount", "0"), "retainage")
             lines.append(line(str(row.get("description") or ""), gross.quantize(CENT)))
         if retainage:
             lines.append(line(RETAINAGE_DESCRIPTION, -retainage.quantize(CENT)))
@@ -533,68 +523,3 @@ class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
         job = self.job_account(snapshot.get("project") or {})
         name = f"{code} {snapshot.get('name') or ''}".strip()
         return str(self._analytic(code, name, parent=job, root=self.analytic_root()))
-
-    # ----- reconciliation -----------------------------------------------------------------
-
-    def drafts(self) -> list[ErpDraft]:
-        """Every draft customer invoice of the company whose reference is an erpsync key."""
-        rows = self.search_read(
-            "account.invoice",
-            [
-                ["reference", "like", "erpsync:%"],
-                ["type", "=", "out"],
-                ["company", "=", self.company_id],
-                ["state", "=", "draft"],
-            ],
-            ["reference", "invoice_date", "total_amount"],
-        )
-        return [
-            ErpDraft(
-                erp_id=str(row["id"]),
-                reference=row["reference"],
-                description=(
-                    f"draft customer invoice {row['id']} dated {row['invoice_date'] or '-'} "
-                    f"totalling {row['total_amount']}"
-                ),
-            )
-            for row in rows
-            # LIKE ignores case on some databases: keep what really starts with the prefix.
-            if str(row["reference"] or "").startswith("erpsync:")
-        ]
-
-    def reconcile(self, kind: str, erp_id: str, snapshot: dict[str, Any]) -> list[str]:
-        """How the ERP's record differs from what we exported; empty when they agree."""
-        try:
-            record_id = int(erp_id)
-        except (TypeError, ValueError):
-            return [f"ERP id {erp_id!r} is not a Tryton id."]
-        if kind == "owner_invoice":
-            rows = self.search_read(
-                "account.invoice", [["id", "=", record_id]], self.INVOICE_FIELDS, limit=1
-            )
-            if not rows:
-                return [f"Tryton has no invoice {record_id}."]
-            row, problems = rows[0], []
-            if row["state"] not in ("posted", "paid"):
-                problems.append(f"Tryton invoice {record_id} is {row['state']}, not posted.")
-            expected = _money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
-            if row["total_amount"].quantize(CENT) != expected.quantize(CENT):
-                problems.append(
-                    f"Tryton invoice {row.get('number') or record_id} totals "
-                    f"{row['total_amount']}, ours {expected}."
-                )
-            return problems
-        if kind in ("sub_job", "job"):
-            rows = self.search_read(
-                "analytic_account.account", [["id", "=", record_id]], ["code"], limit=1
-            )
-            if not rows:
-                return [f"Tryton has no analytic account {record_id}."]
-            code = str(snapshot.get("code" if kind == "sub_job" else "number") or "")
-            if rows[0]["code"] != code:
-                return [
-                    f"Tryton analytic account {record_id} has code {rows[0]['code']!r}, "
-                    f"ours {code!r}."
-                ]
-            return []
-        return [f"The Tryton adapter does not reconcile {kind} items."]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from erpsync.adapters.base import ErpPayment, ErpRecord, ErpStatus
+from erpsync.adapters.tryton.money import CENT
 
 _STATUS = {
     "draft": ErpStatus.DRAFT,
@@ -24,7 +25,6 @@ _STATUS = {
     "cancelled": ErpStatus.CANCELLED,
 }
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 
 
 class TrytonFetch:
