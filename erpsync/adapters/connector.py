@@ -20,6 +20,10 @@ class ConnectorAdapter(Adapter):
     label = "Pull connector (your own integration)"
     supports = frozenset({"sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.PULL})
+    unsupported_reasons = {
+        Capability.UPDATE: "The company's pull connector only claims accepted items to create "
+        "them in the ERP: its protocol has no update yet, so a synced item cannot be updated.",
+    }
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
         # The export worker skips pull companies (erpsync.exports); reaching this is a bug,
