@@ -20,7 +20,7 @@ from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import connector_claims_of, stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
-from erpsync.updates import update_counts, with_update_state
+from erpsync.updates import with_update_state
 from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company, CompanyMembership
 
@@ -53,17 +53,12 @@ FILTERS = {
 
 
 def filter_counts(company: Company) -> dict[str, dict[str, int]]:
-    """{kind: {filter: count}}, from the core's counts per state (one query per kind) and the
-    open update requests (one query for every kind)."""
-    updates = update_counts(company)
+    """{kind: {filter: count}}, from the core's counts per state (one query per kind). Ready to
+    Update is counted on its own page only, which has the count anyway: the other lists keep
+    their queries."""
     return {
         kind: {
-            **{
-                f.key: sum(by_state.get(s, 0) for s in f.states)
-                for f in FILTERS.values()
-                if f.states
-            },
-            "update": updates.get(kind, 0),
+            f.key: sum(by_state.get(s, 0) for s in f.states) for f in FILTERS.values() if f.states
         }
         for kind, by_state in state_counts(company).items()
     }

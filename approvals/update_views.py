@@ -87,6 +87,10 @@ def erp_update_queue(request: HttpRequest, slug: str, kind: str) -> HttpResponse
         rows=_rows(access.company, tab, list(page.object_list), request.user, decides),
         here=request.get_full_path(),
     )
+    # The other lists leave Ready to Update uncounted (no query of theirs); here it is known.
+    context["filters"] = [
+        (f, page.paginator.count if f.key == "update" else n) for f, n in context["filters"]
+    ]
     return render(request, "approvals/updates.html", context)
 
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from erpsync.adapters import Capability, adapter_class_for
@@ -96,17 +96,6 @@ def with_update_state[Item: ErpItem](rows: QuerySet[Item]) -> QuerySet[Item]:
         state__in=OPEN_UPDATE_STATES,
     ).values("state")[:1]
     return rows.annotate(erp_update_state=Subquery(open_requests))
-
-
-def update_counts(company: Any) -> dict[str, int]:
-    """{kind: open update requests} of the company, in one query."""
-    rows = (
-        UpdateRequest.objects.filter(company=company, state__in=OPEN_UPDATE_STATES)
-        .values_list("kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return dict(rows.values_list("kind", "n"))
 
 
 def update_queue(company: Any, model: type[ErpItem]) -> QuerySet[UpdateRequest]:
@@ -287,6 +276,12 @@ def _lock_request(request_id: int) -> UpdateRequest:
     )
 
 
+def _about(request: UpdateRequest) -> dict[str, Any]:
+    """What an update's audit row names: the update and its key. Not the row's `version`,
+    which history reads as a submitted version (an update submits none)."""
+    return {"update": request.number, "key": request.idempotency_key}
+
+
 def _announce(item: ErpItem, request: UpdateRequest, event: Any) -> None:
     publish(UpdateTransitioned(item=item, request=request, event=event))
 
@@ -361,8 +356,7 @@ def erp_request_update[Item: ErpItem](
             actor=user,
             from_state=locked.erp_state,
             reason="" if changes else "Withdrawn: back to what the ERP has.",
-            version=locked.erp_version,
-            details={"changes": edited, "update": request.number},
+            details={"changes": edited, **_about(request)},
         )
         _announce(locked, request, event)
     return request
@@ -397,8 +391,7 @@ def erp_accept_update(*, request: UpdateRequest, user: Any) -> UpdateRequest:
             action=ErpAction.UPDATE_ACCEPT,
             actor=user,
             from_state=item.erp_state,
-            version=item.erp_version,
-            details={"changes": request.changes, "update": request.number},
+            details={"changes": request.changes, **_about(request)},
         )
         _announce(item, request, event)
     return request
@@ -415,8 +408,7 @@ def erp_retry_update(*, request: UpdateRequest, user: Any) -> UpdateRequest:
             action=ErpAction.UPDATE_RETRY,
             actor=user,
             from_state=item.erp_state,
-            version=item.erp_version,
-            details={"update": request.number},
+            details=_about(request),
         )
         _announce(item, request, event)
     return request
@@ -452,8 +444,7 @@ def erp_reject_update(*, request: UpdateRequest, user: Any, reason: str) -> Upda
             actor=user,
             from_state=item.erp_state,
             reason=reason,
-            version=item.erp_version,
-            details={"changes": request.changes, "update": request.number, "reverted": True},
+            details={"changes": request.changes, **_about(request), "reverted": True},
         )
         _announce(item, request, event)
     return request
@@ -487,8 +478,11 @@ def erp_mark_update(*, request_id: int, error: str = "", attempts: int = 1) -> U
             actor=None,
             from_state=item.erp_state,
             reason=error,
-            version=item.erp_version,
-            details={"update": request.number, "attempts": request.attempts},
+            details={
+                **_about(request),
+                "attempts": request.attempts,
+                **({} if error else {"erp_id": item.erp_id}),
+            },
         )
         _announce(item, request, event)
     return request
