@@ -9,7 +9,7 @@ from django.db import transaction
 
 from erpsync.models import UpdateRequest
 from erpsync.services import erp_send, locked_for_edit, record_edit
-from erpsync.states import ErpState
+from erpsync.states import ErpState, ItemLocked
 from erpsync.updates import erp_request_update
 from jobs.models import JOB_ADMIN_REQUIRED, Job
 from projects.models import Project
@@ -26,6 +26,15 @@ def job_send(*, project: Project, user: Any) -> Job:
     return erp_send(item=job, user=user)
 
 
+def hand_synced_reason(project: Project) -> str:
+    """Why a project flagged synced by hand (no job in erpsync) cannot be renamed here."""
+    return (
+        f"The project was marked synced with the ERP by hand (ERP job {project.erp_job_id}): "
+        "erpsync has no job of it to send a new name through, so renaming it here would leave "
+        "the ERP behind. Rename it in the ERP first, then ask an administrator to set it here."
+    )
+
+
 @transaction.atomic
 def project_rename(*, project: Project, user: Any, name: str) -> UpdateRequest | None:
     """Rename the project (its job's name in the ERP). Once the job is synced the new name is an
@@ -40,6 +49,8 @@ def project_rename(*, project: Project, user: Any, name: str) -> UpdateRequest |
     job = Job.objects.select_related("project__company").filter(project=locked_project).first()
     if job is not None and job.erp_state == ErpState.SYNCED:
         return erp_request_update(item=job, user=user, values={"name": name})
+    if job is None and locked_project.erp_synced:
+        raise ItemLocked(hand_synced_reason(locked_project))
     if job is not None:
         job = locked_for_edit(job)
     old, new = locked_project.name, (name or "").strip()

@@ -27,7 +27,7 @@ from erpsync.web import (
 from jobs.access import get_job, job_of
 from jobs.forms import ProjectNameForm
 from jobs.models import JOB_ADMIN_REQUIRED, Job
-from jobs.services import job_send, project_rename
+from jobs.services import hand_synced_reason, job_send, project_rename
 from projects.access import ProjectAccess, project_access
 from projects.models import ProjectTool
 from projects.tools import register_panel
@@ -72,7 +72,10 @@ def _rename(job: Job, access: ProjectAccess) -> dict[str, Any]:
             job, access.user, open_state=request.state if request else None
         )
         return {"shown": True, "updating": True, "reasons": decision.reasons}
-    reason = job.erp_lock_reason(access.user) if job.pk is not None else None
+    if job.pk is None:
+        reason = hand_synced_reason(access.project) if access.project.erp_synced else None
+    else:
+        reason = job.erp_lock_reason(access.user)
     return {"shown": True, "updating": False, "reasons": [reason] if reason else []}
 
 

@@ -149,8 +149,8 @@ def test_renaming_a_synced_sub_job_requests_an_update_shown_everywhere(
 
     tool = client_for(approver).get(ready_to_update(company)).content.decode()
     assert 'data-update-state="pending"' in tool and "Ready to Update (1)" in tool
-    assert '<td data-label="Current in the ERP" data-in-erp>Concrete</td>' in tool
-    assert '<td data-label="Requested" data-requested>Concrete works</td>' in tool
+    assert "<dd data-in-erp>Concrete</dd>" in tool
+    assert "<dd data-requested>Concrete works</dd>" in tool
     assert 'data-decision="accept"' in tool
     synced_list = reverse("erp_queue", args=[company.slug, "sub_job", "synced"])
     assert 'data-update-mark="pending"' in client_for(approver).get(synced_list).content.decode()
@@ -512,3 +512,32 @@ def test_a_project_waiting_for_approval_cannot_be_renamed(
         .status_code
         == 403
     )
+
+
+@pytest.mark.django_db
+def test_a_project_synced_by_hand_cannot_be_renamed_here(project: Project, admin: Any) -> None:
+    client = client_for(admin)
+    page = client.get(reverse("job_detail", args=[project.pk])).content.decode()
+    assert 'disabled aria-disabled="true" data-rename' in page and "by hand" in page
+    response = client.post(reverse("job_rename", args=[project.pk]), {"name": "Renamed"})
+    assert response.status_code == 409 and "by hand" in response.content.decode()
+    project.refresh_from_db()
+    assert project.name != "Renamed"
+
+
+@pytest.mark.django_db
+def test_the_inline_editor_of_a_synced_sub_job_requests_an_update(
+    synced_sub_job: Any, admin: Any
+) -> None:
+    client = client_for(admin)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    listing = client.get(reverse("sub_job_list", args=[synced_sub_job.project_id])).content
+    assert f'hx-get="{rename_url(synced_sub_job)}"' in listing.decode()
+    editor = client.get(rename_url(synced_sub_job), **htmx).content.decode()
+    assert "data-inline-edit" in editor and "readonly" in editor and "Request update" in editor
+    row = client.post(
+        rename_url(synced_sub_job), {"code": synced_sub_job.code, "name": "Piles"}, **htmx
+    )
+    assert row.status_code == 200
+    assert 'data-update-mark="pending"' in row.content.decode()
+    assert UpdateRequest.objects.get().changes == {"name": ["Concrete", "Piles"]}

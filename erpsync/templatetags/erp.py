@@ -63,6 +63,21 @@ def lock_reason(context: template.Context, item: ErpItem) -> str | None:
 _UNREAD = object()
 
 
+def _open_update_state(item: ErpItem) -> str | None:
+    state = getattr(item, "erp_update_state", _UNREAD)
+    if state is _UNREAD:
+        request = open_update(item) if item.erp_state == ErpState.SYNCED else None
+        state = request.state if request is not None else None
+    return state
+
+
+@register.simple_tag
+def update_state(item: ErpItem) -> str | None:
+    """The state of the item's open update request (Ready to Update), None without one: from
+    the list's annotation (erpsync.updates.with_update_state), else read for this one item."""
+    return _open_update_state(item)
+
+
 @register.simple_tag
 def update_refused(item: ErpItem) -> list[str] | None:
     """Why a synced item's name cannot be changed now (an update request), for a greyed-out
@@ -71,8 +86,4 @@ def update_refused(item: ErpItem) -> list[str] | None:
     its open request here. The user's permission is the template's to check."""
     if item.erp_state != ErpState.SYNCED:
         return None
-    state = getattr(item, "erp_update_state", _UNREAD)
-    if state is _UNREAD:
-        request = open_update(item)
-        state = request.state if request is not None else None
-    return [r.message for r in update_refusals(item, state)]
+    return [r.message for r in update_refusals(item, _open_update_state(item))]
