@@ -35,6 +35,9 @@ from erpsync.web import next_url, refused
 from projects.permissions import APPROVER_REQUIRED
 
 PAGE_SIZE = 50
+BAD_REVISION = (
+    "The change you reviewed did not come with the request: reload the page and review it again."
+)
 UPDATE_DECISIONS = {
     "accept": (erp_accept_update, "accepted: it is being sent to the ERP"),
     "reject": (erp_reject_update, "rejected: the requester was told why"),
@@ -125,9 +128,15 @@ def erp_update_decide(
     item: ErpItem | None = update.item
     back = next_url(request, reverse("erp_queue", args=[slug, kind, "update"]))
     service, done = UPDATE_DECISIONS[decision]
-    kwargs: dict[str, Any] = (
-        {"reason": request.POST.get("reason", "")} if decision == "reject" else {}
-    )
+    kwargs: dict[str, Any] = {}
+    if decision == "reject":
+        kwargs["reason"] = request.POST.get("reason", "")
+    if decision == "accept":
+        # The revision the approver reviewed: a change amended since is not accepted unseen.
+        revision = request.POST.get("revision", "")
+        if not (revision.isascii() and revision.isdigit() and len(revision) <= 9):
+            return refused(request, [BAD_REVISION], 422, title="Not done", back=back)
+        kwargs["expected_revision"] = int(revision)
     try:
         service(request=update, user=request.user, **kwargs)
     except ErpActionRefused as refusal:

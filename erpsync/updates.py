@@ -345,6 +345,7 @@ def erp_request_update[Item: ErpItem](
         else:
             request = _lock_request(open_request.pk)
             request.changes = changes
+            request.revision += 1
             request.snapshot = locked.erp_snapshot()
             request.requested_by, request.requested_at, request.changed_at = user, now, now
             if not changes:
@@ -377,10 +378,27 @@ def _decide(request: UpdateRequest, user: Any, action: ErpAction) -> tuple[ErpIt
     return locked, request
 
 
-def erp_accept_update(*, request: UpdateRequest, user: Any) -> UpdateRequest:
-    """Accept the update: it is exported (Capability.UPDATE) once this transaction commits."""
+def erp_accept_update(
+    *, request: UpdateRequest, user: Any, expected_revision: int | None = None
+) -> UpdateRequest:
+    """Accept the update: it is exported (Capability.UPDATE) once this transaction commits.
+    With `expected_revision`, only if the request was not amended since it was reviewed."""
     with transaction.atomic():
         item, request = _decide(request, user, ErpAction.UPDATE_ACCEPT)
+        if expected_revision is not None and request.revision != expected_revision:
+            raise ErpActionRefused(
+                Decision(
+                    ErpAction.UPDATE_ACCEPT,
+                    (
+                        Refusal(
+                            RefusalKind.STATE,
+                            f"This update changed since you opened it: "
+                            f"{display_name(request.requested_by)} amended it at "
+                            f"{when(request.changed_at)}: reload the page and review it again.",
+                        ),
+                    ),
+                )
+            )
         now = timezone.now()
         request.state = UpdateState.ACCEPTED
         request.decided_by, request.decided_at, request.changed_at = user, now, now

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from erpsync.adapters import IdempotencyKey, adapter_for
+from erpsync.adapters import Capability, IdempotencyKey, adapter_class, adapter_for
 from erpsync.exports import erp_export
 from erpsync.models import (
     ErpEvent,
@@ -89,6 +89,11 @@ def decide_url(update: UpdateRequest, decision: str) -> str:
     return reverse(
         "erp_update_decide", args=[update.company.slug, update.kind, update.pk, decision]
     )
+
+
+def reviewed(update: UpdateRequest) -> dict[str, str]:
+    """What the Accept button posts: the revision of the change the approver reviewed."""
+    return {"revision": str(update.revision)}
 
 
 @pytest.fixture
@@ -190,7 +195,7 @@ def test_accepting_sends_the_new_name_to_the_sandbox_with_the_update_key(
     synced_sub_job: Any, admin: Any, approver: Any, company: Any
 ) -> None:
     update = erp_request_update(item=synced_sub_job, user=admin, values={"name": "Rebar"})
-    response = client_for(approver).post(decide_url(update, "accept"))
+    response = client_for(approver).post(decide_url(update, "accept"), reviewed(update))
     assert response.status_code == 302
     update.refresh_from_db()
     assert update.state == "accepted" and update.decided_by == approver
@@ -262,7 +267,9 @@ def test_an_accepted_update_is_sent_by_the_worker(
 ) -> None:
     synced_sub_job = synced(sub_job, admin, approver)
     update = erp_request_update(item=synced_sub_job, user=admin, values={"name": "Formwork"})
-    assert client_for(approver).post(decide_url(update, "accept")).status_code == 302
+    assert (
+        client_for(approver).post(decide_url(update, "accept"), reviewed(update)).status_code == 302
+    )
     wait_for(
         lambda: UpdateRequest.objects.get(pk=update.pk).state == "synced", "the update's export"
     )
@@ -358,11 +365,14 @@ def test_who_may_request_and_decide_updates(
     # Another company's approver: 404 on the list and the decision.
     stranger = client_for(f.approver(f.CompanyFactory()))
     assert stranger.get(ready_to_update(company)).status_code == 404
-    assert stranger.post(decide_url(update, "accept")).status_code == 404
+    assert stranger.post(decide_url(update, "accept"), reviewed(update)).status_code == 404
     # The project admin is no approver; an approver of invoices only holds no sub job right.
-    assert client_for(admin).post(decide_url(update, "accept")).status_code == 403
+    assert client_for(admin).post(decide_url(update, "accept"), reviewed(update)).status_code == 403
     invoices_only = f.approver(company, kinds=("owner_invoice",))
-    assert client_for(invoices_only).post(decide_url(update, "accept")).status_code == 403
+    assert (
+        client_for(invoices_only).post(decide_url(update, "accept"), reviewed(update)).status_code
+        == 403
+    )
     update.refresh_from_db()
     assert update.state == "pending"
 
@@ -375,7 +385,7 @@ def test_nobody_accepts_an_update_they_requested(
     update = erp_request_update(item=synced_sub_job, user=approver, values={"name": "Rebar"})
     decision = update_request_decision(synced_sub_job, approver, open_state="pending")
     assert decision.allowed
-    response = client_for(approver).post(decide_url(update, "accept"))
+    response = client_for(approver).post(decide_url(update, "accept"), reviewed(update))
     assert response.status_code == 403 and "You requested this update" in response.content.decode()
     erp_accept_update(request=update, user=second_approver)
     update.refresh_from_db()
@@ -541,3 +551,34 @@ def test_the_inline_editor_of_a_synced_sub_job_requests_an_update(
     assert row.status_code == 200
     assert 'data-update-mark="pending"' in row.content.decode()
     assert UpdateRequest.objects.get().changes == {"name": ["Concrete", "Piles"]}
+
+
+@pytest.mark.django_db
+def test_an_update_amended_after_review_is_not_accepted_unseen(
+    synced_sub_job: Any, admin: Any, approver: Any, company: Any
+) -> None:
+    update = erp_request_update(item=synced_sub_job, user=admin, values={"name": "A"})
+    tool = client_for(approver).get(ready_to_update(company)).content.decode()
+    assert 'name="revision" value="1"' in tool
+    erp_request_update(item=synced_sub_job, user=admin, values={"name": "B"})
+    response = client_for(approver).post(decide_url(update, "accept"), {"revision": "1"})
+    assert (
+        response.status_code == 409 and "changed since you opened it" in response.content.decode()
+    )
+    response = client_for(approver).post(decide_url(update, "accept"))
+    assert response.status_code == 422
+    update.refresh_from_db()
+    assert update.state == "pending" and update.revision == 2
+    response = client_for(approver).post(decide_url(update, "accept"), {"revision": "2"})
+    assert response.status_code == 302
+    update.refresh_from_db()
+    assert update.state == "accepted" and update.requested == {"name": "B"}
+
+
+def test_the_pull_connector_declares_updates_unsupported_with_its_reason() -> None:
+    connector = adapter_class("connector")
+    assert not connector.can_update("sub_job")
+    assert "pull connector" in connector.cannot(Capability.UPDATE)
+    assert not adapter_class("webhook").can_update("job")
+    assert adapter_class("sandbox").can_update("job")
+    assert not adapter_class("sandbox").can_update("owner_invoice")

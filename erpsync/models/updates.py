@@ -50,6 +50,8 @@ class UpdateRequest(models.Model):
         max_length=20, choices=UpdateState.choices, default=UpdateState.PENDING
     )
     changes = models.JSONField(default=dict)
+    # Goes up with every amendment before a decision: an Accept names the revision reviewed.
+    revision = models.PositiveIntegerField(default=1)
     snapshot = models.JSONField(default=dict)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
