@@ -26,6 +26,7 @@ from erpsync.outbox import deliver_email
 from erpsync.refresh import erp_refresh
 from erpsync.services import erp_accept, erp_mark_synced, erp_send
 from erpsync.states import ErpActionRefused
+from erpsync.tasks import sweep_exports
 from erpsync.update_exports import erp_export_update
 from erpsync.updates import (
     erp_accept_update,
@@ -274,6 +275,25 @@ def test_an_accepted_update_is_sent_by_the_worker(
         lambda: UpdateRequest.objects.get(pk=update.pk).state == "synced", "the update's export"
     )
     assert SandboxRecord.objects.get(erp_id=synced_sub_job.erp_id).payload["name"] == "Formwork"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_sends_an_accepted_update_whose_message_was_lost(
+    worker: None, sub_job: Any, admin: Any, approver: Any
+) -> None:
+    synced_sub_job = synced(sub_job, admin, approver)
+    update = erp_request_update(item=synced_sub_job, user=admin, values={"name": "Formwork"})
+    # Accepted a while ago, but the message to the worker never left (a broker outage).
+    UpdateRequest.objects.filter(pk=update.pk).update(
+        state="accepted",
+        decided_by=approver,
+        decided_at=timezone.now() - timedelta(minutes=5),
+        changed_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert sweep_exports() == 1
+    wait_for(lambda: UpdateRequest.objects.get(pk=update.pk).state == "synced", "the swept update")
+    assert SandboxRecord.objects.get(erp_id=synced_sub_job.erp_id).payload["name"] == "Formwork"
+    assert sweep_exports() == 0
 
 
 # ----- failures: transient retried, permanent shown with the ERP's words ------------------------
