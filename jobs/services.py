@@ -4,16 +4,58 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 
 from erpsync.models import UpdateRequest
-from erpsync.services import erp_send, locked_for_edit, record_edit
+from erpsync.services import erp_send, locked_for_edit, record_edit, require_storable
 from erpsync.states import ErpState, ItemLocked
 from erpsync.updates import erp_request_update
 from jobs.models import JOB_ADMIN_REQUIRED, Job
-from projects.models import Project
-from projects.permissions import can_manage_sub_jobs
+from projects.models import Company, Project, ProjectMembership, ToolLevel
+from projects.permissions import PROJECT_CREATOR_REQUIRED, can_create_projects, can_manage_sub_jobs
+
+# The creator runs the new project: Admin on each of its tools, as Procore's project template
+# gives whoever creates a project.
+CREATOR_LEVELS = {
+    "admin_level": ToolLevel.ADMIN,
+    "prime_contracts_level": ToolLevel.ADMIN,
+    "commitments_level": ToolLevel.ADMIN,
+}
+
+
+def project_create(*, company: Company, user: Any, number: str, name: str) -> Project:
+    """Add a project to the company, with its creator as the project's Admin and its job not
+    yet sent (the audit trail starts with who created it). A number the company already uses
+    is refused at the field."""
+    if not can_create_projects(user, company):
+        raise PermissionDenied(PROJECT_CREATOR_REQUIRED)
+    number, name = number.strip(), name.strip()
+    require_storable(number=number, name=name)
+    errors = {}
+    if not number:
+        errors["number"] = "Enter a project number."
+    if not name:
+        errors["name"] = "Enter a project name."
+    if errors:
+        raise ValidationError(errors)
+    taken = ValidationError({"number": f"Project number {number!r} is already used."})
+    if Project.objects.filter(company=company, number__iexact=number).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(company=company, number=number, name=name)
+            ProjectMembership.objects.create(project=project, user=user, **CREATOR_LEVELS)
+            job = Job.objects.create(project=project)
+            record_edit(
+                item=job,
+                user=user,
+                changes={"number": ["", number], "name": ["", name]},
+                created=True,
+            )
+    except IntegrityError:
+        raise taken from None  # a concurrent create took the number between check and insert
+    return project
 
 
 @transaction.atomic

@@ -6,11 +6,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from erpsync.models import UpdateState
 from erpsync.states import ErpAction, ErpActionRefused, ErpState, ItemLocked
@@ -25,13 +25,14 @@ from erpsync.web import (
     sender_buttons,
 )
 from jobs.access import get_job, job_of
-from jobs.forms import ProjectNameForm
+from jobs.forms import ProjectForm, ProjectNameForm
 from jobs.models import JOB_ADMIN_REQUIRED, Job
-from jobs.services import hand_synced_reason, job_send, project_rename
-from projects.access import ProjectAccess, project_access
+from jobs.services import hand_synced_reason, job_send, project_create, project_rename
+from projects.access import ProjectAccess, company_access, project_access
 from projects.models import ProjectTool
+from projects.permissions import PROJECT_CREATOR_REQUIRED
 from projects.tools import register_panel
-from projects.views import page_context
+from projects.views import company_context, page_context
 
 
 def _panel(job: Job, user: Any) -> dict[str, Any]:
@@ -164,3 +165,29 @@ def job_erp_action(request: HttpRequest, project_id: int, action: str) -> HttpRe
         )
     messages.success(request, DONE[ErpAction.SEND])
     return redirect(page)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """Add a project to the company; its job page follows, where it is sent to the ERP."""
+    membership = company_access(request.user, slug)
+    if not membership.creates_projects:
+        raise PermissionDenied(PROJECT_CREATOR_REQUIRED)
+    company = membership.company
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_create(company=company, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Project {project.number} created. Send it to the ERP as a job before its "
+                "sub jobs and owner invoices.",
+            )
+            return redirect("job_detail", project.pk)
+    status = 422 if form.is_bound else 200
+    context = company_context(company, "New project", form=form)
+    return render(request, "jobs/project_new.html", context, status=status)

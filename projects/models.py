@@ -94,6 +94,14 @@ class CompanyMembership(models.Model):
         "accounting approver.",
     )
     erp_digest_subscribed = models.BooleanField("subscribe to ERP digest emails", default=False)
+    # db_default too: code that predates the column (a rolling deploy) still inserts rows.
+    can_create_projects = models.BooleanField(
+        "can create projects",
+        default=False,
+        db_default=False,
+        help_text="May add projects to the company (Admins of its ERP Integrations tool may too); "
+        "the creator becomes the new project's Admin.",
+    )
 
     class Meta:
         constraints = [
@@ -111,6 +119,10 @@ class CompanyMembership(models.Model):
     def is_erp_tool_admin(self) -> bool:
         """Admin on the company's ERP Integrations tool."""
         return self.erp_tool_level == ToolLevel.ADMIN
+
+    @property
+    def creates_projects(self) -> bool:
+        return self.can_create_projects or self.is_erp_tool_admin
 
     def export_kinds(self) -> frozenset[str]:
         """The kinds of item (ErpItem.erp_kind) this member may accept, when an approver.

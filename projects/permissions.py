@@ -132,6 +132,17 @@ def can_manage_prime_contracts(user: Any, project: Project) -> bool:
     return manages_prime_contracts(project_membership(user, project))
 
 
+PROJECT_CREATOR_REQUIRED = (
+    "Only members allowed to create projects (or Admins of the company's ERP Integrations "
+    "tool) can add a project to the company."
+)
+
+
+def can_create_projects(user: Any, company: Company) -> bool:
+    membership = company_membership(user, company)
+    return membership is not None and membership.creates_projects
+
+
 def is_erp_tool_admin(user: Any, company: Company) -> bool:
     return administers_erp_tool(company_membership(user, company))
 

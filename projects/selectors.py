@@ -41,6 +41,10 @@ class CompanyView:
     def is_erp_tool_admin(self) -> bool:
         return self.membership.is_erp_tool_admin
 
+    @property
+    def creates_projects(self) -> bool:
+        return self.membership.creates_projects
+
 
 @dataclass
 class ProjectMemberView:

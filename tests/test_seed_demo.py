@@ -9,7 +9,8 @@ from django.core.management import call_command
 from erpsync.models import ErpEvent
 from erpsync.states import ErpState
 from invoicing.models import OwnerInvoice
-from projects.models import Company, CompanyMembership
+from jobs.models import Job
+from projects.models import Company, CompanyMembership, Project
 from projects.permissions import can_manage_sub_jobs, is_accounting_approver
 from subjobs.models import SubJob
 
@@ -51,6 +52,23 @@ def test_the_demo_has_items_in_every_erp_state() -> None:
     assert rejected.erp_rejection_reason
     synced = SubJob.objects.get(erp_state="synced")
     assert synced.erp_id.startswith("SBX-")
+
+
+def test_the_demos_synced_projects_were_sent_and_accepted_as_jobs() -> None:
+    call_command("seed_demo", stdout=StringIO())
+    for project in Project.objects.filter(erp_synced=True):
+        job = Job.objects.get(project=project)
+        assert job.erp_state == "synced" and project.erp_job_id == job.erp_id
+        assert job.erp_id.startswith("SBX-")
+        trail = ErpEvent.objects.filter(object_id=job.pk, content_type__model="job")
+        assert list(trail.order_by("pk").values_list("action", flat=True)) == [
+            "send",
+            "accept",
+            "mark_synced",
+        ]
+    assert Project.objects.filter(erp_synced=True).count() == 2
+    unsynced = Project.objects.get(number="DB-200")
+    assert not unsynced.erp_synced and not Job.objects.filter(project=unsynced).exists()
 
 
 def test_the_demo_roles_hold_the_permissions_they_claim() -> None:

@@ -33,6 +33,7 @@ from invoicing.services import (
     owner_invoice_send_to_erp,
     prime_contract_create,
 )
+from jobs.services import job_send
 from projects.models import (
     Company,
     CompanyMembership,
@@ -199,10 +200,14 @@ class Command(BaseCommand):
 
     def _load(self, u: dict[str, Any]) -> None:
         demo = Company.objects.create(name="Demo Builders", slug="demo-builders")
-        other = Company.objects.create(name="Other Co", slug="other-co")
+        # Other Co's one accountant sends and accepts alike: its policy lets them.
+        other = Company.objects.create(name="Other Co", slug="other-co", block_self_approval=False)
 
         CompanyMembership.objects.create(
-            company=demo, user=u["admin"], erp_tool_level=ToolLevel.READ_ONLY
+            company=demo,
+            user=u["admin"],
+            erp_tool_level=ToolLevel.READ_ONLY,
+            can_create_projects=True,
         )
         CompanyMembership.objects.create(
             company=demo,
@@ -244,20 +249,10 @@ class Command(BaseCommand):
         )
 
         synced = Project.objects.create(
-            company=demo,
-            number="DB-100",
-            name="Riverside Medical Office",
-            erp_synced=True,
-            erp_job_id="JOB-100",
+            company=demo, number="DB-100", name="Riverside Medical Office"
         )
         unsynced = Project.objects.create(company=demo, number="DB-200", name="Harbor Warehouse")
-        other_project = Project.objects.create(
-            company=other,
-            number="OC-1",
-            name="Other Co Tower",
-            erp_synced=True,
-            erp_job_id="OC-JOB-1",
-        )
+        other_project = Project.objects.create(company=other, number="OC-1", name="Other Co Tower")
         for project in (synced, unsynced):
             ProjectMembership.objects.create(project=project, user=u["admin"], **ADMIN_ALL)
             ProjectMembership.objects.create(project=project, user=u["viewer"], **READ_ONLY_ALL)
@@ -270,6 +265,15 @@ class Command(BaseCommand):
         )
 
         admin, approver = u["admin"], u["approver"]
+        # Synced as every project is: sent as its job, accepted and exported.
+        for project, sender, accepter in (
+            (synced, admin, approver),
+            (other_project, u["outsider"], u["outsider"]),
+        ):
+            self._drive(
+                job_send(project=project, user=sender), "synced", admin=sender, approver=accepter
+            )
+            project.refresh_from_db()
         for code, name, target in SUB_JOBS:
             status = SubJobStatus.DRAFT if target == "draft" else SubJobStatus.APPROVED
             sub_job = sub_job_create(
