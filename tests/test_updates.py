@@ -8,12 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from erpsync.adapters import Capability, IdempotencyKey, adapter_class, adapter_for
-from erpsync.exports import erp_export
 from erpsync.models import (
     ErpEvent,
     ExportAttempt,
@@ -27,74 +25,24 @@ from erpsync.refresh import erp_refresh
 from erpsync.services import erp_accept, erp_mark_synced, erp_send
 from erpsync.states import ErpActionRefused
 from erpsync.tasks import sweep_exports
-from erpsync.update_exports import erp_export_update
 from erpsync.updates import (
     erp_accept_update,
-    erp_reject_update,
     erp_request_update,
     stale_updates,
     update_request_decision,
 )
-from jobs.models import Job
-from jobs.services import job_send
-from projects.models import Project
 from tests import factories as f
 from tests.procs import wait_for
-
-NEVER = "The update must not be requeued in a test without a worker."
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def synced(item: Any, sender: Any, approver: Any) -> Any:
-    """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    item = erp_accept(item=erp_send(item=item, user=sender), user=approver, export=False)
-    result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
-    assert result.outcome == "synced", result.detail
-    item.refresh_from_db()
-    return item
-
-
-def synced_job(project: Project, sender: Any, approver: Any) -> Job:
-    """Send the project as its job (job_send), accept and export it for real."""
-    job = erp_accept(item=job_send(project=project, user=sender), user=approver, export=False)
-    result = erp_export(model=Job, item_id=job.pk, try_number=1, requeue=lambda c: None)
-    assert result.outcome == "synced", result.detail
-    job.refresh_from_db()
-    return job
-
-
-def send_update(update: UpdateRequest, try_number: int = 1) -> str:
-    requeued: list[float] = []
-    result = erp_export_update(request_id=update.pk, try_number=try_number, requeue=requeued.append)
-    return result.outcome
-
-
-def rename_url(sub_job: Any) -> str:
-    return reverse("sub_job_rename", args=[sub_job.project_id, sub_job.pk])
-
-
-def detail_url(sub_job: Any) -> str:
-    return reverse("sub_job_detail", args=[sub_job.project_id, sub_job.pk])
-
-
-def ready_to_update(company: Any, kind: str = "sub_job") -> str:
-    return reverse("erp_queue", args=[company.slug, kind, "update"])
-
-
-def decide_url(update: UpdateRequest, decision: str) -> str:
-    return reverse(
-        "erp_update_decide", args=[update.company.slug, update.kind, update.pk, decision]
-    )
-
-
-def reviewed(update: UpdateRequest) -> dict[str, str]:
-    """What the Accept button posts: the revision of the change the approver reviewed."""
-    return {"revision": str(update.revision)}
+from tests.updating import (
+    client_for,
+    decide_url,
+    detail_url,
+    ready_to_update,
+    rename_url,
+    reviewed,
+    send_update,
+    synced,
+)
 
 
 @pytest.fixture
@@ -454,105 +402,6 @@ def test_a_webhook_company_cannot_update_and_the_button_says_why(
     assert response.status_code == 409
     assert "its contract has no request to change one" in response.content.decode()
     assert not UpdateRequest.objects.exists()
-
-
-# ----- the project (its job) --------------------------------------------------------------------
-
-
-@pytest.fixture
-def new_project(company: Any) -> Project:
-    return f.ProjectFactory(company=company, number="P-910", name="Harbor Tower")
-
-
-@pytest.fixture
-def project_admin(new_project: Project) -> Any:
-    return f.member(new_project, admin=True)
-
-
-@pytest.mark.django_db
-def test_renaming_a_project_before_its_job_is_synced_just_saves_it(
-    new_project: Project, project_admin: Any
-) -> None:
-    client = client_for(project_admin)
-    page = client.get(reverse("job_detail", args=[new_project.pk])).content.decode()
-    assert "data-rename-form" in page and "Save name" in page
-    response = client.post(reverse("job_rename", args=[new_project.pk]), {"name": "Harbour"})
-    assert response.status_code == 302
-    new_project.refresh_from_db()
-    assert new_project.name == "Harbour" and not UpdateRequest.objects.exists()
-
-
-@pytest.mark.django_db
-def test_renaming_a_synced_project_is_an_update_of_its_job(
-    new_project: Project, project_admin: Any, approver: Any, company: Any
-) -> None:
-    job = synced_job(new_project, project_admin, approver)
-    client = client_for(project_admin)
-    page = client.get(reverse("job_detail", args=[new_project.pk])).content.decode()
-    assert "data-update-notice" in page and "Request update" in page
-    response = client.post(reverse("job_rename", args=[new_project.pk]), {"name": "Harbour"})
-    assert response.status_code == 302
-    new_project.refresh_from_db()
-    assert new_project.name == "Harbour" and new_project.erp_synced
-    update = UpdateRequest.objects.get()
-    assert update.kind == "job" and update.changes == {"name": ["Harbor Tower", "Harbour"]}
-    job_page = client.get(reverse("job_detail", args=[new_project.pk])).content.decode()
-    assert 'data-update="pending"' in job_page
-    project_page = client.get(reverse("project", args=[new_project.pk])).content.decode()
-    assert 'data-update-mark="pending"' in project_page
-    tool = client_for(approver).get(ready_to_update(company, "job")).content.decode()
-    assert "Harbor Tower" in tool and "Harbour" in tool
-
-    erp_accept_update(request=update, user=approver)
-    assert send_update(update) == "synced"
-    assert SandboxRecord.objects.get(erp_id=job.erp_id).payload["name"] == "Harbour"
-    assert Job.objects.get(pk=job.pk).erp_state == "synced"
-
-
-@pytest.mark.django_db
-def test_a_rejected_project_rename_goes_back_to_the_erps_name(
-    new_project: Project, project_admin: Any, approver: Any
-) -> None:
-    synced_job(new_project, project_admin, approver)
-    response = client_for(project_admin).post(
-        reverse("job_rename", args=[new_project.pk]), {"name": "Harbour"}
-    )
-    assert response.status_code == 302
-    erp_reject_update(request=UpdateRequest.objects.get(), user=approver, reason="Contract name")
-    new_project.refresh_from_db()
-    assert new_project.name == "Harbor Tower"
-
-
-@pytest.mark.django_db
-def test_a_project_waiting_for_approval_cannot_be_renamed(
-    new_project: Project, project_admin: Any
-) -> None:
-    job_send(project=new_project, user=project_admin)
-    client = client_for(project_admin)
-    page = client.get(reverse("job_detail", args=[new_project.pk])).content.decode()
-    assert 'disabled aria-disabled="true" data-rename' in page
-    response = client.post(reverse("job_rename", args=[new_project.pk]), {"name": "Harbour"})
-    assert response.status_code == 409
-    new_project.refresh_from_db()
-    assert new_project.name == "Harbor Tower"
-    reader = f.member(new_project, admin=False)
-    assert (
-        client_for(reader)
-        .post(reverse("job_rename", args=[new_project.pk]), {"name": "X"})
-        .status_code
-        == 403
-    )
-
-
-@pytest.mark.django_db
-def test_a_project_synced_by_hand_cannot_be_renamed_here(project: Project, admin: Any) -> None:
-    client = client_for(admin)
-    page = client.get(reverse("job_detail", args=[project.pk])).content.decode()
-    assert 'disabled aria-disabled="true" data-rename' in page and "by hand" in page
-    response = client.post(reverse("job_rename", args=[project.pk]), {"name": "Renamed"})
-    assert response.status_code == 409 and "by hand" in response.content.decode()
-    project.refresh_from_db()
-    assert project.name != "Renamed"
 
 
 @pytest.mark.django_db
