@@ -9,6 +9,9 @@ adapter settings, so that demos and tests show every path:
 
 What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
 delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
+
+A synced job's or sub job's record is renamed in place by an accepted update (Ready to
+Update, Capability.UPDATE), once per update key.
 """
 
 from __future__ import annotations
