@@ -7,6 +7,7 @@ to a broker outage or a killed worker; the delivery is queued when the transacti
 
 from __future__ import annotations
 
+from approvals import update_emails
 from approvals.digest import DIGEST_KIND, render_daily_summary
 from approvals.emails import (
     BUILDERS,
@@ -54,3 +55,4 @@ def register() -> None:
     register_renderer(DIGEST_KIND, render_daily_summary)
     register_renderer(REMINDER_KIND, render_reminder)
     register_renderer(ESCALATION_KIND, render_reminder)
+    update_emails.register()

@@ -20,6 +20,7 @@ from erpsync.filters import erp_csv_columns
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.selectors import connector_claims_of, stale_export_items, state_counts
 from erpsync.states import ErpAction, ErpState
+from erpsync.updates import with_update_state
 from projects.listing import Column, Listing, attr, build_listing
 from projects.models import Company, CompanyMembership
 
@@ -41,6 +42,8 @@ FILTERS = {
             (ErpState.PENDING, ErpState.PARTIALLY_APPROVED),
             ("erp_sent_at", "pk"),
         ),
+        # Synced items with a change waiting (erpsync.updates): update requests, not states.
+        Filter("update", "Ready to Update", (), ()),
         Filter("exporting", "Exporting", (ErpState.ACCEPTED,), ("erp_accepted_at", "pk")),
         Filter("failed", "Failed to Export", (ErpState.EXPORT_FAILED,), ("-erp_changed_at", "pk")),
         Filter("synced", "Synced", (ErpState.SYNCED,), ("-erp_changed_at", "pk")),
@@ -50,7 +53,9 @@ FILTERS = {
 
 
 def filter_counts(company: Company) -> dict[str, dict[str, int]]:
-    """{kind: {filter: count}}, from the core's counts per state (one query per kind)."""
+    """{kind: {filter: count}}, from the core's counts per state (one query per kind). Ready to
+    Update is counted on its own page only, which has the count anyway: the other lists keep
+    their queries."""
     return {
         kind: {
             f.key: sum(by_state.get(s, 0) for s in f.states) for f in FILTERS.values() if f.states
@@ -69,6 +74,8 @@ def queue_listing(
     """
     model = kind.model
     rows: QuerySet[ErpItem] = model.erp_queue(company).filter(erp_state__in=filter_.states)
+    if filter_.key == "synced":
+        rows = with_update_state(rows)  # "Update pending" beside the GREEN icon
     lead = (f"{model.erp_project_path}__number",) if filter_.key == "synced" else ()
     filters = queue_filterset(model)(data, rows, company=company, default=filter_.order, lead=lead)
     path = reverse("erp_queue", args=[company.slug, kind.key, filter_.key])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals import email_views, refresh_views, views
+from approvals import email_views, refresh_views, update_views, views
 
 prefix = "companies/<slug:slug>/erp/"
 urlpatterns = [
@@ -13,6 +13,14 @@ urlpatterns = [
         refresh_views.erp_refresh_item,
         name="erp_refresh",
     ),
+    path(
+        f"{prefix}<str:kind>/updates/<int:request_id>/<str:decision>/",
+        update_views.erp_update_decide,
+        name="erp_update_decide",
+    ),
+    # Ready to Update lists update requests, not items in a state: its own view, found before
+    # the generic state list below (reverse("erp_queue", …, "update") gives this path too).
+    path(f"{prefix}<str:kind>/update/", update_views.erp_update_queue, name="erp_update_queue"),
     path(
         f"{prefix}<str:kind>/items/<int:item_id>/<str:decision>/",
         views.erp_decide,

@@ -19,6 +19,7 @@ from erpsync.models import (
     OutboxEmail,
     SandboxCall,
     SandboxRecord,
+    UpdateRequest,
 )
 from erpsync.states import ItemLocked
 from erpsync.web import locked, refused
@@ -241,3 +242,11 @@ class KindPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "content_type", "object_id", "version", "approver")
     list_select_related = ("content_type", "approver")
+
+
+# Ready to Update: decided in the ERP Integrations tool (audited); shown here only.
+@admin.register(UpdateRequest)
+class UpdateRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("requested_at", "company", "kind", "object_id", "number", "state")
+    list_filter = ("state", "kind", "company")
+    list_select_related = ("company",)

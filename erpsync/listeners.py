@@ -15,7 +15,8 @@ from django.db import transaction
 from erpsync.adapters import pulls
 from erpsync.events import ExportRequeued, ItemTransitioned, subscribe
 from erpsync.states import ErpAction
-from erpsync.tasks import export_item
+from erpsync.tasks import export_item, update_item
+from erpsync.updates import UpdateTransitioned
 
 EXPORTING_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.RETRY_EXPORT})
 
@@ -31,6 +32,17 @@ def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
         transaction.on_commit(partial(export_item.delay, item.erp_kind, item.pk), robust=True)
 
 
+UPDATING_ACTIONS = frozenset({ErpAction.UPDATE_ACCEPT, ErpAction.UPDATE_RETRY})
+
+
+def queue_update(message: UpdateTransitioned) -> None:
+    """An accepted (or retried) update request is sent to the ERP once it commits; the request
+    is the outbox, so a lost publish is found by the sweeper."""
+    if message.action in UPDATING_ACTIONS:
+        transaction.on_commit(partial(update_item.delay, message.request.pk), robust=True)
+
+
 def register() -> None:
     subscribe(ItemTransitioned, queue_export)
     subscribe(ExportRequeued, queue_export)
+    subscribe(UpdateTransitioned, queue_update)

@@ -40,6 +40,7 @@ from erpsync.selectors import submitted_snapshot
 from erpsync.services import _lock, record_event
 from erpsync.snapshots import format_money, value_at
 from erpsync.states import Decision, ErpAction, ErpActionRefused, ErpState, Refusal, RefusalKind
+from erpsync.updates import erp_values
 from projects.models import Company
 from projects.permissions import is_accounting_approver, is_erp_tool_admin
 
@@ -87,7 +88,8 @@ def drift_of(item: ErpItem, record: ErpRecord) -> str:
     if record.status == ErpStatus.CANCELLED:
         return f"Cancelled in the ERP (ERP id {item.erp_id})."
     submitted = submitted_snapshot(item)
-    snapshot = submitted.snapshot if submitted is not None else None
+    # What the ERP should hold: the exported version with its synced updates (a rename).
+    snapshot = erp_values(item, submitted.snapshot if submitted is not None else None)
     problems = []
     for path, theirs in sorted(record.fields.items()):
         ours = value_at(snapshot, path)

@@ -44,6 +44,14 @@ class ErpAction(models.TextChoices):
     # that refresh found booked against it in the ERP.
     REFRESH = "refresh", "Refresh"
     PAYMENT = "payment", "Payment received"
+    # Ready to Update (erpsync.updates): a change to a synced item, asked for by its sender,
+    # decided by an approver and exported as an update; the item stays synced throughout.
+    UPDATE_REQUEST = "update_request", "Update requested"
+    UPDATE_ACCEPT = "update_accept", "Accept update"
+    UPDATE_REJECT = "update_reject", "Reject update"
+    UPDATE_RETRY = "update_retry", "Retry update"
+    UPDATE_SYNCED = "update_synced", "Update synced"
+    UPDATE_FAILED = "update_failed", "Update failed"
 
 
 # What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
@@ -61,6 +69,12 @@ DONE_LABELS: dict[str, str] = {
     "connector_claim": "Claimed by the connector",
     "refresh": "Refreshed from the ERP",
     "payment": "Payment received",
+    "update_request": "Update requested",
+    "update_accept": "Update accepted",
+    "update_reject": "Update rejected",
+    "update_retry": "Update retried",
+    "update_synced": "Update synced",
+    "update_failed": "Update failed",
     "create": "Created",
     "edit": "Edited",
 }
@@ -84,7 +98,14 @@ APPROVER_ACTIONS = frozenset(
 )
 # Waiting for approvers: listed under Ready to Export, locked for the sender but retrievable.
 AWAITING_APPROVAL = frozenset({ErpState.PENDING, ErpState.PARTIALLY_APPROVED})
-SYSTEM_ACTIONS = frozenset({ErpAction.MARK_SYNCED, ErpAction.MARK_EXPORT_FAILED})
+SYSTEM_ACTIONS = frozenset(
+    {
+        ErpAction.MARK_SYNCED,
+        ErpAction.MARK_EXPORT_FAILED,
+        ErpAction.UPDATE_SYNCED,
+        ErpAction.UPDATE_FAILED,
+    }
+)
 # An item's own fields may change only in these states: anywhere else it is with the ERP tool.
 EDITABLE_STATES = frozenset({ErpState.NOT_SENT, ErpState.REJECTED, ErpState.RETRIEVED})
 

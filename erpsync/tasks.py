@@ -17,6 +17,8 @@ from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.outbox import send_outbox_email, unsent_emails
 from erpsync.reconcile import announce_drift
 from erpsync.refresh import due_for_refresh, refresh_by_id
+from erpsync.update_exports import erp_export_update
+from erpsync.updates import stale_updates
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +40,31 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
     return result.outcome
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def update_item(request_id: int, try_number: int = 1) -> str:
+    """Send one accepted update request to the ERP (Ready to Update); safe to run twice (the
+    request's state, the lease and the update's idempotency key each stop a second one)."""
+
+    def requeue(countdown: float) -> None:
+        update_item.apply_async((request_id, try_number + 1), countdown=countdown)
+
+    result = erp_export_update(request_id=request_id, try_number=try_number, requeue=requeue)
+    logger.info("update %s try %s: %s %s", request_id, try_number, result.outcome, result.detail)
+    return result.outcome
+
+
 @shared_task(ignore_result=True)
 def sweep_exports() -> int:
-    """Requeue accepted items whose export was lost (publish failed, worker killed)."""
+    """Requeue accepted items whose export was lost (publish failed, worker killed), and
+    accepted update requests likewise."""
     requeued = 0
     for model in erp_item_models():
         for item_id in stale_exports(model):
             export_item.delay(model.erp_kind, item_id)
             requeued += 1
+    for request_id in stale_updates():
+        update_item.delay(request_id)
+        requeued += 1
     if requeued:
         logger.warning("sweeper requeued %s exports", requeued)
     return requeued

@@ -16,11 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from erpsync.adapters import ErpError
 from erpsync.approval import approval_state
-from erpsync.models import ErpItem
+from erpsync.models import ErpItem, UpdateState
 from erpsync.refresh import erp_refresh, refresh_decision
 from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
-from erpsync.states import AWAITING_APPROVAL, ErpAction, ErpActionRefused, ItemLocked
+from erpsync.states import AWAITING_APPROVAL, ErpAction, ErpActionRefused, ErpState, ItemLocked
+from erpsync.updates import change_rows, last_update
 
 SENDER_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {
     ErpAction.SEND: erp_send,
@@ -106,7 +107,17 @@ def erp_panel(item: ErpItem, user: Any, page_url: str) -> dict[str, Any]:
         "history": history_rows(item),
         # The ribbon of a partly approved item says how far it got, and who approved.
         "approval": approval_state(item) if item.erp_state in AWAITING_APPROVAL else None,
+        **update_panel(item),
     }
+
+
+def update_panel(item: ErpItem) -> dict[str, Any]:
+    """A synced item's latest update request (Ready to Update) and its changes, for the banner
+    under the ribbon (templates/erp/update.html); a synced one needs no banner."""
+    request = last_update(item) if item.erp_state == ErpState.SYNCED else None
+    if request is None or request.state in (UpdateState.SYNCED, UpdateState.WITHDRAWN):
+        return {"update": None}
+    return {"update": request, "update_changes": change_rows(item, request)}
 
 
 def safe_url[Default: str | None](

@@ -247,6 +247,11 @@ class OwnerInvoice(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 20
+    # Ready to Update never applies: the ERP books an owner invoice as a posted invoice.
+    erp_not_updatable_reason = (
+        "This {name} cannot be updated once synced: the ERP holds it as a posted invoice, "
+        "which cannot change (in Tryton, a posted invoice is only ever cancelled or credited)."
+    )
     erp_search_fields = (
         "number",
         "prime_contract__number",

@@ -13,3 +13,9 @@ class ProjectForm(FullInput, forms.Form):
         help_text=f"At most {PROJECT_NUMBER_MAX} characters, unique in the company.",
     )
     name = forms.CharField(label="Project name", max_length=PROJECT_NAME_MAX)
+
+
+class ProjectNameForm(FullInput, forms.Form):
+    """The project's name on the job page: its job's name in the ERP."""
+
+    name = forms.CharField(label="Project name", max_length=PROJECT_NAME_MAX)

@@ -39,6 +39,19 @@ class Job(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 5  # first: nothing else of a project can be sent before its job
+    # The project's name may change once its job is synced (an update request); its number
+    # is the job's code in the ERP and stays.
+    erp_updatable_fields = ("name",)
+
+    def erp_update_values(self) -> dict[str, str]:
+        return {"name": self.project.name}
+
+    def erp_update_apply(self, values: dict[str, str]) -> None:
+        project = self.project
+        project.name = values["name"]
+        project.full_clean(validate_constraints=False)
+        project.save(update_fields=["name"])
+
     erp_search_fields = ("project__number", "project__name")
     erp_sort_field = "project__number"
 

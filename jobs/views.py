@@ -12,7 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from erpsync.states import ErpAction, ErpActionRefused
+from erpsync.models import UpdateState
+from erpsync.states import ErpAction, ErpActionRefused, ErpState, ItemLocked
+from erpsync.updates import open_update, update_request_decision
 from erpsync.web import (
     DONE,
     apply_errors,
@@ -23,9 +25,9 @@ from erpsync.web import (
     sender_buttons,
 )
 from jobs.access import get_job, job_of
-from jobs.forms import ProjectForm
-from jobs.models import Job
-from jobs.services import job_send, project_create
+from jobs.forms import ProjectForm, ProjectNameForm
+from jobs.models import JOB_ADMIN_REQUIRED, Job
+from jobs.services import hand_synced_reason, job_send, project_create, project_rename
 from projects.access import ProjectAccess, company_access, project_access
 from projects.models import ProjectTool
 from projects.permissions import PROJECT_CREATOR_REQUIRED
@@ -60,13 +62,86 @@ def register() -> None:
     register_panel("job", project_panel)
 
 
+def _rename(job: Job, access: ProjectAccess) -> dict[str, Any]:
+    """The project rename form's state: `updating` once the job is synced (a new name is an
+    update request), and every reason it cannot be used now (greyed out)."""
+    if not access.manages_sub_jobs:
+        return {"shown": False}
+    if job.pk is not None and job.erp_state == ErpState.SYNCED:
+        request = open_update(job)
+        decision = update_request_decision(
+            job, access.user, open_state=request.state if request else None
+        )
+        return {"shown": True, "updating": True, "reasons": decision.reasons}
+    if job.pk is None:
+        reason = hand_synced_reason(access.project) if access.project.erp_synced else None
+    else:
+        reason = job.erp_lock_reason(access.user)
+    return {"shown": True, "updating": False, "reasons": [reason] if reason else []}
+
+
+def _detail(
+    request: HttpRequest,
+    access: ProjectAccess,
+    form: ProjectNameForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    job = job_of(access)
+    form = form or ProjectNameForm(initial={"name": access.project.name})
+    context = page_context(
+        access,
+        [("Job in the ERP", None)],
+        rename=_rename(job, access),
+        rename_form=form,
+        **_panel(job, request.user),
+    )
+    return render(request, "jobs/detail.html", context, status=status)
+
+
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _detail(request, project_access(request.user, project_id))
+
+
+@login_required
+@require_POST
+def job_rename(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Rename the project: directly before its job is synced; once it is, an update request
+    for the accounting approvers (Ready to Update), the job staying synced."""
     access = project_access(request.user, project_id)
-    job = job_of(access)
-    context = page_context(access, [("Job in the ERP", None)], **_panel(job, request.user))
-    return render(request, "jobs/detail.html", context)
+    access.require(access.manages_sub_jobs, JOB_ADMIN_REQUIRED)
+    job_of(access)  # 403 without Read Only on the Admin tool, as the page
+    page = reverse("job_detail", args=[project_id])
+    form = ProjectNameForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, access, form, status=422)
+    try:
+        update = project_rename(
+            project=access.project, user=request.user, name=form.cleaned_data["name"]
+        )
+    except ItemLocked as error:
+        return refused(request, [error.message], error.status_code, title="Not renamed", back=page)
+    except ErpActionRefused as refusal:
+        return refused(
+            request, refusal.reasons, refusal.status_code, title="Not renamed", back=page
+        )
+    except ValidationError as error:
+        apply_errors(form, error)
+        return _detail(request, access, form, status=422)
+    if update is None:
+        messages.success(request, "Project name saved.")
+    elif update.state == UpdateState.WITHDRAWN:
+        messages.success(
+            request, "The project name is back to its name in the ERP: no update is needed."
+        )
+    else:
+        messages.success(
+            request,
+            "Update requested: the job stays synced with the ERP; an accounting approver will "
+            "accept or reject the new name (Ready to Update).",
+        )
+    return redirect(page)
 
 
 @login_required

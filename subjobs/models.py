@@ -88,6 +88,9 @@ class SubJob(ErpItem):
     # ----- ErpItem -------------------------------------------------------------------------
 
     erp_tab_order = 10
+    # A synced sub job's name may change (an update request, Ready to Update); its Sub Job ID
+    # is its key in the ERP and stays.
+    erp_updatable_fields = ("name",)
     erp_search_fields = ("code", "name", "project__number", "project__name")
     erp_sort_field = "code"
 

@@ -7,6 +7,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from erpsync.filters import erp_csv_columns
+from erpsync.updates import with_update_state
 from projects.access import ProjectAccess
 from projects.listing import Column, Listing, attr, build_listing
 from subjobs.filters import SubJobFilterSet
@@ -14,9 +15,11 @@ from subjobs.models import SubJob
 
 
 def project_sub_jobs(access: ProjectAccess) -> QuerySet[SubJob]:
-    return SubJob.objects.filter(project=access.project).select_related(
+    rows = SubJob.objects.filter(project=access.project).select_related(
         "erp_sent_by", "erp_accepted_by", "erp_changed_by"
     )
+    # "Update pending" on a synced sub job's row, read with the page (Ready to Update).
+    return with_update_state(rows)
 
 
 def sub_job_listing(access: ProjectAccess, data: QueryDict) -> Listing:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from erpsync.models import UpdateRequest
 from erpsync.services import (
     assign_fields,
     erp_retrieve,
@@ -15,6 +16,7 @@ from erpsync.services import (
     record_edit,
     require_model_permission,
 )
+from erpsync.updates import erp_request_update
 from projects.models import Project
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED, can_manage_sub_jobs
 from subjobs.models import SubJob, SubJobStatus
@@ -89,6 +91,20 @@ def sub_job_update(
     StaleEdit when `seen_event` shows the form was opened before someone else's change."""
     _require_admin(user, sub_job.project)
     return _update(sub_job=sub_job, user=user, fields=fields, seen_event=seen_event)
+
+
+def sub_job_request_update(
+    *, sub_job: SubJob, user: Any, name: str, code: str | None = None
+) -> UpdateRequest | None:
+    """Rename a synced sub job: the new name is an update request for the accounting approvers
+    (Ready to Update); the sub job stays synced. Its Sub Job ID is its key in the ERP: a
+    different one is refused at the field."""
+    _require_admin(user, sub_job.project)
+    if code is not None and code.strip() != sub_job.code:
+        raise ValidationError(
+            {"code": "The Sub Job ID of a synced sub job cannot change: it is its key in the ERP."}
+        )
+    return erp_request_update(item=sub_job, user=user, values={"name": name})
 
 
 def sub_job_approve(*, sub_job: SubJob, user: Any) -> SubJob:

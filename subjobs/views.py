@@ -12,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from erpsync.models import UpdateRequest, UpdateState
 from erpsync.selectors import latest_event_id
-from erpsync.states import ItemLocked, StaleEdit
+from erpsync.states import ErpActionRefused, ErpState, ItemLocked, StaleEdit
+from erpsync.updates import open_update, update_request_decision
 from erpsync.web import (
     apply_errors,
     erp_panel,
@@ -31,7 +33,12 @@ from subjobs.access import get_sub_job, require_sub_jobs_view
 from subjobs.forms import EditForm, SubJobForm
 from subjobs.models import SubJob
 from subjobs.selectors import sub_job_csv_columns, sub_job_listing
-from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
+from subjobs.services import (
+    sub_job_approve,
+    sub_job_create,
+    sub_job_request_update,
+    sub_job_update,
+)
 
 
 def _list_context(
@@ -117,6 +124,8 @@ def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
     access = _admin_tool(request, project_id)
     access.require(access.manages_sub_jobs, SUB_JOB_ADMIN_REQUIRED)
     sub_job = get_sub_job(access, sub_job_id)
+    if sub_job.erp_state == ErpState.SYNCED:
+        return _request_update(request, access, sub_job)
     if sub_job.erp_locked:
         reason = sub_job.erp_lock_reason(request.user) or ""
         if not request.htmx:
@@ -153,6 +162,65 @@ def sub_job_rename(request: HttpRequest, project_id: int, sub_job_id: int) -> Ht
     return _editor(request, access, sub_job, form, status=status, error=row_error)
 
 
+def _request_update(request: HttpRequest, access: ProjectAccess, sub_job: SubJob) -> HttpResponse:
+    """Rename a synced sub job: the new name becomes an update request (Ready to Update) and
+    the sub job stays synced. Its Sub Job ID is shown but cannot change. Refused with every
+    reason where the company's ERP cannot update it, or an update is under way."""
+    open_request = open_update(sub_job)
+    decision = update_request_decision(
+        sub_job, request.user, open_state=open_request.state if open_request else None
+    )
+    if not decision.allowed:
+        if request.htmx:
+            return _row(
+                request,
+                access,
+                sub_job,
+                status=decision.status_code,
+                row_error=" ".join(decision.reasons),
+            )
+        return refused(request, decision.reasons, decision.status_code, title="Not editable")
+    form = EditForm(request.POST or None, initial={"code": sub_job.code, "name": sub_job.name})
+    form.fields["code"].widget.attrs["readonly"] = True
+    form.fields["code"].help_text = UPDATE_CODE_HELP
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            try:
+                update = sub_job_request_update(
+                    sub_job=sub_job,
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    code=request.POST.get("code"),
+                )
+            except ErpActionRefused as refusal:
+                return refused(request, refusal.reasons, refusal.status_code, title="Not saved")
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                sub_job.refresh_from_db()
+                if not request.htmx:
+                    messages.success(request, _update_message(sub_job, update))
+                    return redirect("sub_job_detail", sub_job.project_id, sub_job.pk)
+                return _row(request, access, sub_job)
+    return _editor(request, access, sub_job, form, status=status, error=None, updating=True)
+
+
+UPDATE_CODE_HELP = "The Sub Job ID of a synced sub job is its key in the ERP: it cannot change."
+
+
+def _update_message(sub_job: SubJob, update: UpdateRequest | None) -> str:
+    if update is None:
+        return f"Sub job {sub_job.code}: nothing changed."
+    if update.state == UpdateState.WITHDRAWN:
+        return f"Sub job {sub_job.code} is back to its name in the ERP: no update is needed."
+    return (
+        f"Sub job {sub_job.code}: update requested. It stays synced with the ERP; an "
+        "accounting approver will accept or reject the new name (Ready to Update)."
+    )
+
+
 def _editor(
     request: HttpRequest,
     access: ProjectAccess,
@@ -161,8 +229,10 @@ def _editor(
     *,
     status: int,
     error: str | None,
+    updating: bool = False,
 ) -> HttpResponse:
-    """The editor: the row's inline form for htmx, else the edit page."""
+    """The editor: the row's inline form for htmx, else the edit page. `updating`: the sub job
+    is synced, and saving requests an update of its name."""
     seen_event = latest_event_id(sub_job)
     if request.htmx:
         return _row(
@@ -174,6 +244,7 @@ def _editor(
             edit_form=form,
             row_error=error,
             seen_event=seen_event,
+            updating=updating,
         )
     project = access.project
     crumbs = [
@@ -183,7 +254,13 @@ def _editor(
         ("Edit", None),
     ]
     context = page_context(
-        access, crumbs, sub_job=sub_job, edit_form=form, error=error, seen_event=seen_event
+        access,
+        crumbs,
+        sub_job=sub_job,
+        edit_form=form,
+        error=error,
+        seen_event=seen_event,
+        updating=updating,
     )
     return render(request, "subjobs/edit.html", context, status=status)
 

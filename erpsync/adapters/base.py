@@ -34,7 +34,12 @@ class PermanentErpError(ErpError):
     """The ERP refused the item: retrying the same payload will not help."""
 
 
-_KEY = re.compile(r"erpsync:(?P<kind>[a-z][a-z0-9_]*):(?P<item_id>[0-9]+):v(?P<version>[0-9]+)")
+# An update of a synced item (Capability.UPDATE) adds `:u<number>` to the key of the version it
+# updates; a key without it is an export's, as it always was.
+_KEY = re.compile(
+    r"erpsync:(?P<kind>[a-z][a-z0-9_]*):(?P<item_id>[0-9]+):v(?P<version>[0-9]+)"
+    r"(?::u(?P<update>[0-9]+))?"
+)
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,12 @@ class IdempotencyKey:
     kind: str
     item_id: int
     version: int
+    # The number of an update of that synced version (erpsync.updates), None for the export.
+    update: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.item_prefix}{self.version}"
+        suffix = f":u{self.update}" if self.update is not None else ""
+        return f"{self.item_prefix}{self.version}{suffix}"
 
     @property
     def item_prefix(self) -> str:
@@ -60,7 +68,8 @@ class IdempotencyKey:
         match = _KEY.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             return None
-        return cls(match["kind"], int(match["item_id"]), int(match["version"]))
+        update = int(match["update"]) if match["update"] is not None else None
+        return cls(match["kind"], int(match["item_id"]), int(match["version"]), update)
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,9 @@ class Capability(StrEnum):
     # Read a synced record back (Refresh, and the scheduled refresh): its status, and for
     # invoices what the owner has paid.
     FETCH = "fetch"
+    # Change a synced record (Ready to Update): e.g. rename a job or sub job. Which kinds it
+    # can change is `Adapter.update_kinds`.
+    UPDATE = "update"
 
 
 class ErpStatus(StrEnum):
@@ -169,6 +181,8 @@ class Adapter:
     setting_fields: ClassVar[tuple[SettingField, ...]] = ()
     # Why a capability is not declared, for the greyed-out button that would use it.
     unsupported_reasons: ClassVar[dict[Capability, str]] = {}
+    # Capability.UPDATE: the kinds of item whose synced records it can change.
+    update_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
         self.company = company
@@ -190,6 +204,10 @@ class Adapter:
         return cls.unsupported_reasons.get(
             capability, f"The {cls.label} ERP adapter cannot {capability.value}."
         )
+
+    @classmethod
+    def can_update(cls, kind: str) -> bool:
+        return cls.can(Capability.UPDATE) and kind in cls.update_kinds
 
     def _unsupported(self, capability: Capability) -> UnsupportedCapability:
         return UnsupportedCapability(self.cannot(capability))
@@ -223,6 +241,20 @@ class Adapter:
         """Capability.FETCH: the ERP's record `erp_id` as it is now; `exists=False` when the
         ERP no longer has it."""
         raise self._unsupported(Capability.FETCH)
+
+    def update(
+        self,
+        *,
+        kind: str,
+        erp_id: str,
+        changes: dict[str, str],
+        snapshot: dict[str, Any],
+        idempotency_key: str,
+    ) -> None:
+        """Capability.UPDATE: change the ERP's record `erp_id` so that `changes` ({field: new
+        value}) hold; `snapshot` is the whole item as it will then be. Idempotent by key: a
+        second call with the same key (a retry after a lost answer) changes nothing more."""
+        raise self._unsupported(Capability.UPDATE)
 
 
 # ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------

@@ -21,6 +21,10 @@ class ConnectorAdapter(Adapter):
     # Jobs first among them: a project must be synced before its sub jobs and invoices can go.
     supports = frozenset({"job", "sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.PULL})
+    unsupported_reasons = {
+        Capability.UPDATE: "The company's pull connector only claims accepted items to create "
+        "them in the ERP: its protocol has no update yet, so a synced item cannot be updated.",
+    }
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
         # The export worker skips pull companies (erpsync.exports); reaching this is a bug,

@@ -9,6 +9,9 @@ adapter settings, so that demos and tests show every path:
 
 What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
 delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
+
+A synced job's or sub job's record is renamed in place by an accepted update (Ready to
+Update, Capability.UPDATE), once per update key.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.FETCH})
+    capabilities = frozenset({Capability.FETCH, Capability.UPDATE})
+    # A synced job's or sub job's record is renamed in place; an invoice never changes.
+    update_kinds = frozenset({"job", "sub_job"})
     setting_fields = (
         SettingField(
             "fail",
@@ -111,6 +116,42 @@ class SandboxAdapter(Adapter):
             assert found is not None
             return found
         return record.erp_id
+
+    def update(
+        self,
+        *,
+        kind: str,
+        erp_id: str,
+        changes: dict[str, str],
+        snapshot: dict[str, Any],
+        idempotency_key: str,
+    ) -> None:
+        """Change the record's fields once per key: the update's key is kept (a SandboxCall
+        "updated"), so a retry after a lost answer finds it and changes nothing more."""
+        if kind not in self.update_kinds:
+            raise PermanentErpError(f"The sandbox ERP cannot update {kind} records.")
+        self._failure(snapshot, idempotency_key)
+        with transaction.atomic():
+            record = (
+                SandboxRecord.objects.select_for_update()
+                .filter(company=self.company, erp_id=erp_id)
+                .first()
+            )
+            if record is None or record.status == ErpStatus.DELETED:
+                raise PermanentErpError(f"The sandbox ERP has no record {erp_id} to update.")
+            calls = SandboxCall.objects.filter(
+                company=self.company, idempotency_key=idempotency_key
+            )
+            if calls.filter(outcome="updated").exists():
+                SandboxCall.objects.create(
+                    company=self.company, idempotency_key=idempotency_key, outcome="ok"
+                )
+                return
+            record.payload = {**record.payload, **changes}
+            record.save(update_fields=["payload"])
+            SandboxCall.objects.create(
+                company=self.company, idempotency_key=idempotency_key, outcome="updated"
+            )
 
     def lookup(self, *, kind: str, idempotency_key: str) -> str | None:
         return (

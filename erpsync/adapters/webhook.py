@@ -229,7 +229,10 @@ class WebhookAdapter(Adapter):
     # has no documented endpoint to read a record back.
     unsupported_reasons = {
         Capability.FETCH: "The Webhook ERP integration only sends items to the ERP: it has no "
-        "endpoint to read them back, so Refresh is not available."
+        "endpoint to read them back, so Refresh is not available.",
+        Capability.UPDATE: "The Webhook ERP integration only creates records in the ERP: its "
+        "contract has no request to change one, so a synced item cannot be updated through "
+        "it.",
     }
     setting_fields = (
         SettingField(

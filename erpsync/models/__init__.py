@@ -12,10 +12,12 @@ from erpsync.models.records import (
     SandboxCall,
     SandboxRecord,
 )
+from erpsync.models.updates import OPEN_UPDATE_STATES, UpdateRequest, UpdateState
 from erpsync.names import DELETED_USER, SYSTEM_NAME, display_name, when
 
 __all__ = [
     "DELETED_USER",
+    "OPEN_UPDATE_STATES",
     "SYSTEM_NAME",
     "Approval",
     "ApprovalRule",
@@ -31,6 +33,8 @@ __all__ = [
     "OutboxEmail",
     "SandboxCall",
     "SandboxRecord",
+    "UpdateRequest",
+    "UpdateState",
     "display_name",
     "when",
 ]

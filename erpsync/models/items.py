@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
-from erpsync.adapters import adapter_class_for, pulls
+from erpsync.adapters import Capability, adapter_class_for, pulls
 from erpsync.approval import accept_refusals, approval_state, membership_of
 from erpsync.names import display_name, when
 from erpsync.snapshots import SnapshotFormat
@@ -198,6 +198,31 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         """The amount the approval rules read from a submitted version (None: no amount; only
         rules from $0.00 apply then)."""
         return None
+
+    # Ready to Update (erpsync.updates): the fields a synced item's sender may still change,
+    # each change exported as an update; or why the kind can never be updated once synced.
+    erp_updatable_fields: ClassVar[tuple[str, ...]] = ()
+    erp_not_updatable_reason: ClassVar[str] = ""  # "{name}" is the kind in the company's terms
+
+    def erp_not_updatable(self) -> str:
+        """Why the kind can never be updated once synced, in the company's terms ('' if it
+        can be)."""
+        name = self.erp_kind_label
+        if self.erp_kind in TERMS:
+            name = term(self.erp_company, self.erp_kind)
+        return self.erp_not_updatable_reason.format(name=name)
+
+    def erp_update_values(self) -> dict[str, str]:
+        """The updatable fields' values as the item has them now."""
+        return {name: str(getattr(self, name)) for name in self.erp_updatable_fields}
+
+    def erp_update_apply(self, values: dict[str, str]) -> None:
+        """Set and save updatable fields (validated); a kind whose fields live on another row
+        (a job's name is its project's) overrides it."""
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.full_clean(validate_constraints=False)
+        self.save()
 
     def erp_apply_fetched(self, record: ErpRecord) -> list[str]:
         """Store what the kind keeps of a fetched ERP record (an invoice's payments) and say
@@ -420,7 +445,17 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
                 )
             return f"{accepted} and being exported to the ERP: it can no longer be edited."
         if state == ErpState.SYNCED:
-            return f"Synced with the ERP (ERP id {self.erp_id}): it can no longer be edited."
+            synced = f"Synced with the ERP (ERP id {self.erp_id})"
+            if not self.erp_updatable_fields:
+                return f"{synced}: it can no longer be edited. {self.erp_not_updatable()}".strip()
+            adapter = adapter_class_for(self.erp_company)
+            if not adapter.can_update(self.erp_kind):
+                return f"{synced}: it can no longer be edited. {adapter.cannot(Capability.UPDATE)}"
+            fields = " and ".join(self.erp_updatable_fields)
+            return (
+                f"{synced}: changing its {fields} creates an update request for the accounting "
+                "approvers; nothing else can be edited."
+            )
         if state == ErpState.EXPORT_FAILED:
             return (
                 "Its export to the ERP failed: an accounting approver must reject it "

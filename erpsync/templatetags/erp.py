@@ -6,7 +6,8 @@ from django import template
 
 from erpsync.models import ErpItem, display_name
 from erpsync.snapshots import format_money
-from erpsync.states import ICONS
+from erpsync.states import ICONS, ErpState
+from erpsync.updates import open_update, update_refusals
 from projects.terms import term as lookup_term
 
 register = template.Library()
@@ -57,3 +58,32 @@ def lock_reason(context: template.Context, item: ErpItem) -> str | None:
     """Why the item cannot be edited, told to the user looking at it."""
     request = context.get("request")
     return item.erp_lock_reason(getattr(request, "user", None))
+
+
+_UNREAD = object()
+
+
+def _open_update_state(item: ErpItem) -> str | None:
+    state = getattr(item, "erp_update_state", _UNREAD)
+    if state is _UNREAD:
+        request = open_update(item) if item.erp_state == ErpState.SYNCED else None
+        state = request.state if request is not None else None
+    return state
+
+
+@register.simple_tag
+def update_state(item: ErpItem) -> str | None:
+    """The state of the item's open update request (Ready to Update), None without one: from
+    the list's annotation (erpsync.updates.with_update_state), else read for this one item."""
+    return _open_update_state(item)
+
+
+@register.simple_tag
+def update_refused(item: ErpItem) -> list[str] | None:
+    """Why a synced item's name cannot be changed now (an update request), for a greyed-out
+    Edit: [] when it can, None when the item is not synced (its ordinary lock applies). Lists
+    annotate `erp_update_state` (erpsync.updates.with_update_state); a page of one item reads
+    its open request here. The user's permission is the template's to check."""
+    if item.erp_state != ErpState.SYNCED:
+        return None
+    return [r.message for r in update_refusals(item, _open_update_state(item))]

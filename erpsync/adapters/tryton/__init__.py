@@ -27,10 +27,9 @@ only fitting candidate; with several candidates and no default the setting is re
   version n looked up and created, so a retry does the same and finds nothing left.
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
-- Refresh (Capability.FETCH): see fetch.py.
+- Refresh (Capability.FETCH): see fetch.py. Rename (Capability.UPDATE): see update.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
-  Tryton's user errors and warnings (closed period, missing account, validation) and a
-  refused login → PermanentErpError with Tryton's message.
+  Tryton's user errors (closed period, missing account…), a refused login → PermanentErpError.
 """
 
 from __future__ import annotations
@@ -49,14 +48,14 @@ from erpsync.adapters.base import (
     timeout_problems,
     url_problems,
 )
-
-if TYPE_CHECKING:
-    from projects.models import Company
-
 from erpsync.adapters.tryton.fetch import TrytonFetch
 from erpsync.adapters.tryton.money import CENT, money
 from erpsync.adapters.tryton.reconcile import TrytonReconcile
 from erpsync.adapters.tryton.rpc import TrytonRpc
+from erpsync.adapters.tryton.update import TrytonUpdate
+
+if TYPE_CHECKING:
+    from projects.models import Company
 
 RETAINAGE_DESCRIPTION = "Retainage withheld"
 
@@ -70,11 +69,12 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
     return max(datetime.date.fromisoformat(due), datetime.date.today())
 
 
-class TrytonAdapter(TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
+class TrytonAdapter(TrytonUpdate, TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH})
+    capabilities |= {Capability.UPDATE}  # which kinds: TrytonUpdate.update_kinds
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
