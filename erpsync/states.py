@@ -44,6 +44,12 @@ class ErpAction(models.TextChoices):
     # that refresh found booked against it in the ERP.
     REFRESH = "refresh", "Refresh"
     PAYMENT = "payment", "Payment received"
+    # An ERP tool Admin unlinked a synced item (erpsync.unlink): its ERP record is gone or was
+    # voided, and the item is back to Not sent (the transition `unlink`, taken by that
+    # service only). An attempt the ERP stood in the way of (the record exists and cannot be voided)
+    # leaves the item synced and flagged.
+    UNLINK = "unlink", "Unlink from ERP"
+    UNLINK_REFUSED = "unlink_refused", "Still in the ERP"
 
 
 # What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
@@ -61,6 +67,8 @@ DONE_LABELS: dict[str, str] = {
     "connector_claim": "Claimed by the connector",
     "refresh": "Refreshed from the ERP",
     "payment": "Payment received",
+    "unlink": "Unlinked from the ERP",
+    "unlink_refused": "Still in the ERP: not unlinked",
     "create": "Created",
     "edit": "Edited",
 }

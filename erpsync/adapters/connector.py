@@ -20,6 +20,11 @@ class ConnectorAdapter(Adapter):
     label = "Pull connector (your own integration)"
     supports = frozenset({"sub_job", "owner_invoice"})
     capabilities = frozenset({Capability.PULL})
+    unsupported_reasons = {
+        Capability.UNLINK: "The company's own pull connector writes items into the ERP; "
+        "erpsync cannot reach the ERP to check that a record is gone or to void it, so Unlink "
+        "is not available.",
+    }
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:
         # The export worker skips pull companies (erpsync.exports); reaching this is a bug,

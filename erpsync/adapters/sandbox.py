@@ -9,6 +9,10 @@ adapter settings, so that demos and tests show every path:
 
 What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
 delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
+
+Unlink voids a record (its status becomes cancelled); a record deleted or cancelled already
+is gone; an invoice with payments booked against it stays (STILL_THERE), as a real ERP keeps
+an invoice that was paid.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from erpsync.adapters.base import (
     SettingField,
     SettingKind,
     TransientErpError,
+    UnlinkOutcome,
+    UnlinkStatus,
 )
 from erpsync.models import SandboxCall, SandboxRecord
 from erpsync.snapshots import value_at
@@ -39,7 +45,7 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.FETCH})
+    capabilities = frozenset({Capability.FETCH, Capability.UNLINK})
     setting_fields = (
         SettingField(
             "fail",
@@ -152,6 +158,32 @@ class SandboxAdapter(Adapter):
             paid_on=paid_on,
             payments=payments,
         )
+
+    def unlink(self, kind: str, erp_id: str) -> UnlinkOutcome:
+        with transaction.atomic():
+            record = (
+                SandboxRecord.objects.select_for_update()
+                .filter(company=self.company, erp_id=erp_id)
+                .first()
+            )
+            if record is None or record.status == ErpStatus.DELETED:
+                return UnlinkOutcome(
+                    UnlinkStatus.GONE, f"The sandbox ERP no longer holds {erp_id}."
+                )
+            if record.status == ErpStatus.CANCELLED:
+                return UnlinkOutcome(
+                    UnlinkStatus.GONE, f"{erp_id} was already cancelled in the sandbox ERP."
+                )
+            if record.payments:
+                paid = sum((_payment(p).amount for p in record.payments), Decimal("0.00"))
+                return UnlinkOutcome(
+                    UnlinkStatus.STILL_THERE,
+                    f"{erp_id} has payments of {paid} booked against it, so the sandbox ERP "
+                    "cannot void it: reverse the payments in the ERP first.",
+                )
+            record.status = ErpStatus.CANCELLED
+            record.save(update_fields=["status"])
+        return UnlinkOutcome(UnlinkStatus.VOIDED, f"{erp_id} was voided in the sandbox ERP.")
 
 
 # What the sandbox reports back for drift, by kind: paths into the exported snapshot.

@@ -229,7 +229,9 @@ class WebhookAdapter(Adapter):
     # has no documented endpoint to read a record back.
     unsupported_reasons = {
         Capability.FETCH: "The Webhook ERP integration only sends items to the ERP: it has no "
-        "endpoint to read them back, so Refresh is not available."
+        "endpoint to read them back, so Refresh is not available.",
+        Capability.UNLINK: "The Webhook ERP integration only sends items to the ERP: it has no "
+        "endpoint to check that a record is gone or to void it, so Unlink is not available.",
     }
     setting_fields = (
         SettingField(

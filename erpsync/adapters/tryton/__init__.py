@@ -27,10 +27,9 @@ only fitting candidate; with several candidates and no default the setting is re
   version n looked up and created, so a retry does the same and finds nothing left.
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
-- Refresh (Capability.FETCH): see fetch.py.
+- Refresh (Capability.FETCH): see fetch.py. Unlink (Capability.UNLINK): see unlink.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
-  Tryton's user errors and warnings (closed period, missing account, validation) and a
-  refused login → PermanentErpError with Tryton's message.
+  Tryton's user errors and warnings and a refused login → PermanentErpError (its message).
 """
 
 from __future__ import annotations
@@ -54,8 +53,7 @@ from erpsync.adapters.base import (
 if TYPE_CHECKING:
     from projects.models import Company
 
-from erpsync.adapters.tryton.fetch import TrytonFetch
-from erpsync.adapters.tryton.rpc import TrytonRpc
+from erpsync.adapters.tryton import fetch, rpc, unlink
 
 RETAINAGE_DESCRIPTION = "Retainage withheld"
 CENT = Decimal("0.01")
@@ -80,11 +78,13 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
     return max(datetime.date.fromisoformat(due), datetime.date.today())
 
 
-class TrytonAdapter(TrytonFetch, TrytonRpc, Adapter):
+class TrytonAdapter(fetch.TrytonFetch, unlink.TrytonUnlink, rpc.TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH})
+    capabilities = frozenset(
+        {Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH, Capability.UNLINK}
+    )
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
