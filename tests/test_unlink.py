@@ -24,6 +24,7 @@ from projects.models import Project, ToolLevel
 from tests import factories as f
 from tests.api_helpers import client_for as api_client
 from tests.api_helpers import url as api_url
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -355,3 +356,23 @@ def test_the_api_unlinks_for_tool_admins_only_and_says_still_in_the_erp(
     assert body["state"] == "not_sent" and body["erp_id"] is None
     assert body["unlinked_erp_id"] == item.erp_id
     assert body["history"][-1]["action"] == "unlink"
+
+
+def test_an_unlink_is_announced_to_webhooks_and_listed_in_the_archived_csv(
+    synced_invoice: Any, tool_admin: Any
+) -> None:
+    company = synced_invoice.erp_company
+    subscription = WebhookSubscription.objects.create(
+        company=company, url="http://127.0.0.1:9/hook", events=["item.unlinked"], secret="s"
+    )
+    old_id = synced_invoice.erp_id
+    erp_unlink(item=synced_invoice, user=tool_admin)
+    (delivery,) = WebhookDelivery.objects.filter(subscription=subscription)
+    assert delivery.event_type == "item.unlinked"
+    item = delivery.payload["data"]["item"]
+    assert (item["state"], item["erp_id"], item["unlinked_erp_id"]) == ("not_sent", None, old_id)
+
+    download = client_for(tool_admin).get(tool_list(synced_invoice, "archived") + "?format=csv")
+    assert download.status_code == 200
+    rows = b"".join(download.streaming_content).decode()
+    assert synced_invoice.number in rows

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from erpsync.adapters import UnlinkStatus
-from erpsync.adapters.tryton import TrytonAdapter
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent
 from erpsync.services import erp_accept, erp_send
-from erpsync.unlink import erp_unlink
+from erpsync.unlink import StillInErp, erp_unlink
 from projects.models import ToolLevel
 from tests import factories as f
+from tests.tryton_books import pay_in_tryton, tryton
 from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +28,6 @@ def synced(item: Any, sender: Any, approver: Any) -> Any:
     assert result.outcome == "synced", result.detail
     item.refresh_from_db()
     return item
-
-
-def reader(server: dict[str, str]) -> TrytonAdapter:
-    """A Tryton session of its own, as a person looking in Tryton."""
-    company = f.CompanyFactory.build(erp_adapter="tryton", erp_settings=server)
-    return TrytonAdapter(company=company, settings=server)
 
 
 @pytest.fixture
@@ -56,7 +50,7 @@ def test_unlink_and_send_again_makes_a_new_record_with_the_old_one_voided(
 
     item = erp_unlink(item=item, user=tool_admin)
     assert (item.erp_state, item.erp_id, item.erp_unlinked_id) == ("not_sent", "", old_id)
-    t = reader(tryton_server)
+    t = tryton(tryton_server)
     (old,) = t.search_read(
         "account.invoice", [["id", "=", int(old_id)]], ["state", "cancel_move", "total_amount"]
     )
@@ -95,7 +89,7 @@ def test_a_sub_job_unlinked_on_tryton_is_deactivated_and_sent_again_as_a_new_acc
     use_tryton(sub_job.erp_company, tryton_server)
     item = synced(sub_job, admin, approver)
     old_id = item.erp_id
-    t = reader(tryton_server)
+    t = tryton(tryton_server)
     fields = ["active", "code", "parent"]
     everything = ["active", "in", [True, False]]
 
@@ -113,3 +107,25 @@ def test_a_sub_job_unlinked_on_tryton_is_deactivated_and_sent_again_as_a_new_acc
     # A new account with the same code under the same job account; the old one stays inactive.
     assert new["active"] and new["code"] == old["code"] and new["parent"] == old["parent"]
     assert t.fetch("sub_job", item.erp_id).exists and not t.fetch("sub_job", old_id).exists
+
+
+def test_a_partly_paid_tryton_invoice_is_still_in_the_erp_and_not_credited(
+    tryton_server: dict[str, str],  # noqa: F811
+    invoice: Any,
+    admin: Any,
+    approver: Any,
+    tool_admin: Any,
+) -> None:
+    use_tryton(invoice.erp_company, tryton_server)
+    item = synced(invoice, admin, approver)
+    pay_in_tryton(tryton_server, item.erp_id, Decimal("100.00"))
+
+    with pytest.raises(StillInErp, match="partly paid"):
+        erp_unlink(item=item, user=tool_admin)
+    item.refresh_from_db()
+    assert item.erp_state == "synced" and "partly paid" in item.erp_unlink_refusal
+    t = tryton(tryton_server)
+    (row,) = t.search_read("account.invoice", [["id", "=", int(item.erp_id)]], ["state"])
+    assert row["state"] == "posted"
+    (attempt,) = ErpEvent.objects.filter(object_id=item.pk, action="unlink_refused")
+    assert attempt.actor == tool_admin and attempt.details["outcome"] == "still_there"
