@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from erpsync.adapters import UnlinkStatus, adapter_for
 from erpsync.exports import erp_export
@@ -376,3 +378,22 @@ def test_an_unlink_is_announced_to_webhooks_and_listed_in_the_archived_csv(
     assert download.status_code == 200
     rows = b"".join(download.streaming_content).decode()
     assert synced_invoice.number in rows
+
+
+def test_of_two_admins_unlinking_at_once_one_unlinks_and_the_other_is_told(
+    synced_invoice: Any, tool_admin: Any, company: Any
+) -> None:
+    other_admin = f.UserFactory()
+    f.CompanyMembershipFactory(company=company, user=other_admin, erp_tool_level=ToolLevel.ADMIN)
+    # The second admin's page was read while the item was still synced.
+    stale = type(synced_invoice).objects.get(pk=synced_invoice.pk)
+    erp_unlink(item=synced_invoice, user=tool_admin)
+    with pytest.raises(ErpActionRefused, match="while the ERP was asked"):
+        erp_unlink(item=stale, user=other_admin)
+    assert len(events(synced_invoice, "unlink")) == 1
+
+
+def test_the_unlink_transition_leaves_only_synced(invoice: Any, admin: Any) -> None:
+    pending = erp_send(item=invoice, user=admin)
+    with pytest.raises(TransitionNotAllowed):
+        pending.unlink(by=admin, at=timezone.now())

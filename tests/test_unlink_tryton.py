@@ -12,7 +12,9 @@ from erpsync.adapters import UnlinkStatus
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent
 from erpsync.services import erp_accept, erp_send
+from erpsync.states import ErpActionRefused
 from erpsync.unlink import StillInErp, erp_unlink
+from jobs.services import job_send
 from projects.models import ToolLevel
 from tests import factories as f
 from tests.tryton_books import pay_in_tryton, tryton
@@ -23,7 +25,12 @@ pytestmark = pytest.mark.django_db
 
 def synced(item: Any, sender: Any, approver: Any) -> Any:
     """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    item = erp_accept(item=erp_send(item=item, user=sender), user=approver, export=False)
+    return exported(erp_send(item=item, user=sender), approver)
+
+
+def exported(item: Any, approver: Any) -> Any:
+    """Accept the sent item and export it for real."""
+    item = erp_accept(item=item, user=approver, export=False)
     result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
     assert result.outcome == "synced", result.detail
     item.refresh_from_db()
@@ -129,3 +136,45 @@ def test_a_partly_paid_tryton_invoice_is_still_in_the_erp_and_not_credited(
     assert row["state"] == "posted"
     (attempt,) = ErpEvent.objects.filter(object_id=item.pk, action="unlink_refused")
     assert attempt.actor == tool_admin and attempt.details["outcome"] == "still_there"
+
+
+def test_a_job_and_its_sub_job_unlinked_on_tryton_come_back_as_new_accounts(
+    tryton_server: dict[str, str],  # noqa: F811
+    company: Any,
+    approver: Any,
+    tool_admin: Any,
+) -> None:
+    use_tryton(company, tryton_server)
+    project = f.ProjectFactory(company=company, number="P-U1", name="Unlinked Tower")
+    project_admin = f.member(project, admin=True)
+    job = exported(job_send(project=project, user=project_admin), approver)
+    sub_job = f.SubJobFactory(project=project, status="approved", created_by=project_admin)
+    sub_job = synced(sub_job, project_admin, approver)
+    t = tryton(tryton_server)
+    fields = ["active", "code", "parent"]
+    everything = ["active", "in", [True, False]]
+
+    with pytest.raises(ErpActionRefused, match="sub job"):
+        erp_unlink(item=job, user=tool_admin)
+    sub_job = erp_unlink(item=sub_job, user=tool_admin)
+    job = erp_unlink(item=job, user=tool_admin)
+    old_job = job.erp_unlinked_id
+    (old,) = t.search_read(
+        "analytic_account.account", [["id", "=", int(old_job)], everything], fields
+    )
+    assert not old["active"] and old["code"] == "P-U1"
+    project.refresh_from_db()
+    assert (project.erp_synced, project.erp_job_id) == (False, "")
+
+    # Sent again: a new job account (the old one, found by its code before, is not reused),
+    # and the sub job under it.
+    job = exported(job_send(project=project, user=project_admin), approver)
+    project.refresh_from_db()
+    assert job.erp_id != old_job and project.erp_job_id == job.erp_id
+    (new_job,) = t.search_read("analytic_account.account", [["id", "=", int(job.erp_id)]], fields)
+    assert new_job["active"] and new_job["code"] == "P-U1"
+    sub_job = synced(sub_job, project_admin, approver)
+    (new_sub,) = t.search_read(
+        "analytic_account.account", [["id", "=", int(sub_job.erp_id)]], fields
+    )
+    assert new_sub["parent"] == int(job.erp_id) and sub_job.erp_id != sub_job.erp_unlinked_id
