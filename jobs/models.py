@@ -80,13 +80,14 @@ class Job(ErpItem):
             rows = model.objects.filter(**{model.erp_project_path: self.project_id}).exclude(
                 erp_state__in=EDITABLE_STATES
             )
-            held += [str(item.erp_title) for item in rows.select_related(*model.erp_related)[:5]]
+            held += [str(item.erp_title) for item in rows.select_related(*model.erp_related)[:6]]
         if not held:
             return []
+        named = ", ".join(held[:5]) + (" and more" if len(held) > 5 else "")
+        verb = "is" if len(held) == 1 else "are"
         return [
-            f"The project's {', '.join(held[:5])}{' and more' if len(held) > 5 else ''} "
-            "are with the ERP Integrations tool or synced under this job: unlink, retrieve or "
-            "reject them first."
+            f"The project's {named} {verb} with the ERP Integrations tool or synced under this "
+            "job: unlink, retrieve or reject them first."
         ]
 
     def erp_sender_may(self, user: Any) -> bool:
