@@ -179,11 +179,11 @@ def test_a_paid_invoice_is_still_in_the_erp_refused_and_flagged(
     response = client.post(tool_unlink(synced_invoice))
     assert response.status_code == 409
     body = response.content.decode()
-    assert "Still in the ERP" in body and "payments of 100.00" in body
+    assert "Still in the ERP" in body and "payments of $100.00" in body
 
     item = type(synced_invoice).objects.get(pk=synced_invoice.pk)
     assert (item.erp_state, item.erp_id, item.erp_unlinked_id) == ("synced", erp_id, "")
-    assert "payments of 100.00" in item.erp_unlink_refusal
+    assert "payments of $100.00" in item.erp_unlink_refusal
     assert SandboxRecord.objects.get(erp_id=erp_id).status == "posted"
     (attempt,) = events(item, "unlink_refused")
     assert attempt.actor == tool_admin and attempt.to_state == "synced"
@@ -192,7 +192,7 @@ def test_a_paid_invoice_is_still_in_the_erp_refused_and_flagged(
     assert not events(item, "unlink")
 
     page = client.get(invoice_page(item)).content.decode()
-    assert "data-still-in-erp" in page and "payments of 100.00" in page
+    assert "data-still-in-erp" in page and "payments of $100.00" in page
     synced_list = client.get(tool_list(item, "synced")).content.decode()
     assert "data-still-in-erp" in synced_list
     with pytest.raises(StillInErp):

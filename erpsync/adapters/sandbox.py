@@ -38,7 +38,7 @@ from erpsync.adapters.base import (
     UnlinkStatus,
 )
 from erpsync.models import SandboxCall, SandboxRecord
-from erpsync.snapshots import value_at
+from erpsync.snapshots import format_money, value_at
 
 
 class SandboxAdapter(Adapter):
@@ -178,8 +178,8 @@ class SandboxAdapter(Adapter):
                 paid = sum((_payment(p).amount for p in record.payments), Decimal("0.00"))
                 return UnlinkOutcome(
                     UnlinkStatus.STILL_THERE,
-                    f"{erp_id} has payments of {paid} booked against it, so the sandbox ERP "
-                    "cannot void it: reverse the payments in the ERP first.",
+                    f"{erp_id} has payments of {format_money(paid)} booked against it, so the "
+                    "sandbox ERP cannot void it: reverse the payments in the ERP first.",
                 )
             record.status = ErpStatus.CANCELLED
             record.save(update_fields=["status"])
