@@ -67,6 +67,10 @@ def _payload(
         "accepted_at": _iso(item.erp_accepted_at),
         "changed": _person(item.erp_changed_by, item.erp_changed_at),
         "changed_at": _iso(item.erp_changed_at),
+        # The last unlink (its audit row names who): the ERP id the item had then.
+        "unlinked_erp_id": item.erp_unlinked_id or None,
+        "unlinked_at": _iso(item.erp_unlinked_at),
+        "still_in_erp": item.erp_unlink_refusal or None,
         "approvals": {
             "given": approval.given if approval else 0,
             "needed": approval.requirement.count if approval else 1,

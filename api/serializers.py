@@ -75,6 +75,14 @@ class ItemSerializer(serializers.Serializer):
     accepted_at = serializers.DateTimeField(allow_null=True)
     changed = PersonSerializer(allow_null=True)
     changed_at = serializers.DateTimeField(allow_null=True)
+    unlinked_erp_id = serializers.CharField(
+        allow_null=True, help_text="The ERP id it had when last unlinked from the ERP."
+    )
+    unlinked_at = serializers.DateTimeField(allow_null=True)
+    still_in_erp = serializers.CharField(
+        allow_null=True,
+        help_text="Why the last Unlink was refused: the ERP keeps the record (synced items).",
+    )
     approvals = ApprovalsSerializer()
     snapshot = serializers.JSONField(
         allow_null=True, help_text="Exactly what was submitted for the current version."

@@ -54,6 +54,7 @@ def _kind_routes() -> list[URLPattern]:
             ("accept", "accept"),
             ("reject", "reject"),
             ("retry", "retry"),
+            ("unlink", "unlink"),
             *kind_view.item_actions,
         ):
             routes.append(

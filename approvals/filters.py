@@ -77,6 +77,8 @@ def queue_filterset(model: type[ErpItem]) -> type[QueueFilterSet]:
         "tries": ("erp_export_attempts",),
         "erp_id": ("erp_id",),
         "changed_at": ("erp_changed_at",),
+        "unlinked_at": ("erp_unlinked_at",),
+        "unlinked_id": ("erp_unlinked_id",),
     }
     if model.erp_amount_field:
         sorts["amount"] = (model.erp_amount_field,)

@@ -48,8 +48,11 @@ FILTERS = {
         Filter("failed", "Failed to Export", (ErpState.EXPORT_FAILED,), ("-erp_changed_at", "pk")),
         Filter("synced", "Synced", (ErpState.SYNCED,), ("-erp_changed_at", "pk")),
         Filter("history", "Rejected and Retrieved", (), ()),
+        # Items unlinked from the ERP (erpsync.unlink), whatever they are now; no count.
+        Filter("archived", "Archived", (), ("-erp_unlinked_at", "pk")),
     )
 }
+ARCHIVED = "archived"
 
 
 def filter_counts(company: Company) -> dict[str, dict[str, int]]:
@@ -73,7 +76,11 @@ def queue_listing(
     and people choices. Synced stays grouped by project whatever the sort.
     """
     model = kind.model
-    rows: QuerySet[ErpItem] = model.erp_queue(company).filter(erp_state__in=filter_.states)
+    rows: QuerySet[ErpItem] = model.erp_queue(company)
+    if filter_.key == ARCHIVED:
+        rows = rows.filter(erp_unlinked_at__isnull=False).select_related("erp_unlinked_by")
+    else:
+        rows = rows.filter(erp_state__in=filter_.states)
     if filter_.key == "synced":
         rows = with_update_state(rows)  # "Update pending" beside the GREEN icon
     lead = (f"{model.erp_project_path}__number",) if filter_.key == "synced" else ()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals import email_views, refresh_views, update_views, views
+from approvals import email_views, refresh_views, unlink_views, update_views, views
 
 prefix = "companies/<slug:slug>/erp/"
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
         f"{prefix}<str:kind>/items/<int:item_id>/refresh/",
         refresh_views.erp_refresh_item,
         name="erp_refresh",
+    ),
+    path(
+        f"{prefix}<str:kind>/items/<int:item_id>/unlink/",
+        unlink_views.erp_unlink_item,
+        name="erp_unlink",
     ),
     path(
         f"{prefix}<str:kind>/updates/<int:request_id>/<str:decision>/",

@@ -33,12 +33,13 @@ from approvals.selectors import (
     with_approvals,
 )
 from approvals.services import DECISIONS, decide, decide_many, summary
+from approvals.unlink_views import unlink_context
 from erpsync.approval import approval_state
 from erpsync.models import ErpItem
 from erpsync.selectors import history_rows, submitted_snapshot
 from erpsync.snapshots import sections
 from erpsync.states import AWAITING_APPROVAL, ErpActionRefused, ErpState
-from erpsync.web import next_url, refused
+from erpsync.web import next_url, refused, unlink_button
 from projects.listing import CSV_CHUNK, csv_filename, csv_response, wants_csv
 from projects.permissions import APPROVER_REQUIRED, approver_required
 from projects.terms import TERMS, term, terms_for
@@ -66,6 +67,7 @@ def _context(
         "carry": carry,
         "now": timezone.now(),
         **refresh_context(access, kind),
+        **unlink_context(access),
         "breadcrumbs": [(company.name, reverse("home")), ("ERP Integrations", None)],
         **extra,
     }
@@ -422,6 +424,11 @@ def erp_item(request: HttpRequest, slug: str, kind: str, item_id: int) -> HttpRe
         accept_version=str(submitted.version if submitted else item.erp_version),
         requirement_text=_requirement_text(access, item),
         filter=FILTERS["failed" if item.erp_state == ErpState.EXPORT_FAILED else "ready"],
+        # Unlink on a synced item's preview (greyed out with every reason when not allowed).
+        unlink_buttons=[unlink_button(item, request.user)]
+        if item.erp_state == ErpState.SYNCED
+        else [],
+        unlink_base=reverse("erp_item", args=[slug, kind, item.pk]),
     )
     context["breadcrumbs"] = [
         (access.company.name, reverse("home")),

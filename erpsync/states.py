@@ -52,6 +52,12 @@ class ErpAction(models.TextChoices):
     UPDATE_RETRY = "update_retry", "Retry update"
     UPDATE_SYNCED = "update_synced", "Update synced"
     UPDATE_FAILED = "update_failed", "Update failed"
+    # An ERP tool Admin unlinked a synced item (erpsync.unlink): its ERP record is gone or was
+    # voided, and the item is back to Not sent (the transition `unlink`, taken by that
+    # service only). An attempt the ERP stood in the way of (the record exists and cannot be voided)
+    # leaves the item synced and flagged.
+    UNLINK = "unlink", "Unlink from ERP"
+    UNLINK_REFUSED = "unlink_refused", "Still in the ERP"
 
 
 # What an audit row says happened, for lists of events ("Rejected by Pat at 10:02").
@@ -75,6 +81,8 @@ DONE_LABELS: dict[str, str] = {
     "update_retry": "Update retried",
     "update_synced": "Update synced",
     "update_failed": "Update failed",
+    "unlink": "Unlinked from the ERP",
+    "unlink_refused": "Still in the ERP: not unlinked",
     "create": "Created",
     "edit": "Edited",
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,17 +17,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from erpsync.adapters import ErpError
 from erpsync.approval import approval_state
-from erpsync.models import ErpItem, UpdateState
+from erpsync.models import ErpEvent, ErpItem, UpdateState
 from erpsync.refresh import erp_refresh, refresh_decision
 from erpsync.selectors import history_rows
 from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import AWAITING_APPROVAL, ErpAction, ErpActionRefused, ErpState, ItemLocked
+from erpsync.unlink import StillInErp, erp_unlink, unlink_decision
 from erpsync.updates import change_rows, last_update
 
 SENDER_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {
     ErpAction.SEND: erp_send,
     ErpAction.RESEND: erp_resend,
     ErpAction.RETRIEVE: erp_retrieve,
+}
+# Every ERP button of an item page posts to sender_action, which calls one of these.
+PAGE_SERVICES: dict[ErpAction, Callable[..., ErpItem]] = {
+    **SENDER_SERVICES,
+    ErpAction.REFRESH: erp_refresh,
+    ErpAction.UNLINK: erp_unlink,
 }
 DONE = {
     ErpAction.SEND: "Sent to ERP: it waits for an accounting approver.",
@@ -77,6 +85,10 @@ def sender_buttons(item: ErpItem, user: Any) -> list[ErpButton]:
     refresh = refresh_button(item, user)
     if refresh is not None:
         buttons.append(refresh)
+    if item.erp_version:
+        # Once sent, the item may come to be synced: Unlink shows, greyed out until then. An
+        # item never sent has nothing to unlink and no button for it.
+        buttons.append(unlink_button(item, user))
     return buttons
 
 
@@ -87,6 +99,33 @@ def refresh_button(item: ErpItem, user: Any) -> ErpButton | None:
     if not (decision.fits_state and decision.permitted):
         return None
     return ErpButton(ErpAction.REFRESH, "Refresh", decision.allowed, decision.reasons)
+
+
+def unlink_button(item: ErpItem, user: Any) -> ErpButton:
+    """Unlink, on every item page: enabled for an ERP tool Admin on a synced item whose ERP
+    can void it, else greyed out with every reason (the permission, the state, the ERP)."""
+    decision = unlink_decision(item, user)
+    return ErpButton(ErpAction.UNLINK, "Unlink", decision.allowed, decision.reasons)
+
+
+UNLINKED = (
+    "Unlinked from the ERP: {detail} It is not sent now; sending it again makes a new record "
+    "in the ERP."
+)
+
+
+def unlinked_message(item: ErpItem) -> str:
+    """What the ERP did, from the unlink's audit row ('… was voided in the sandbox ERP.')."""
+    event = (
+        ErpEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(item),
+            object_id=item.pk,
+            action=ErpAction.UNLINK,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    return UNLINKED.format(detail=event.reason if event else "")
 
 
 def refreshed_message(item: ErpItem) -> str:
@@ -158,11 +197,11 @@ def refused(
 def sender_action(
     request: HttpRequest, item: ErpItem, action: str, *, next_url: str
 ) -> HttpResponse:
-    """POST Send, Resend, Retrieve or Refresh on an item; the service checks everything
-    again."""
+    """POST Send, Resend, Retrieve, Refresh or Unlink on an item; the service checks
+    everything again."""
     try:
         erp_action = ErpAction(action)
-        service = SENDER_SERVICES[erp_action] if erp_action != ErpAction.REFRESH else erp_refresh
+        service = PAGE_SERVICES[erp_action]
     except (ValueError, KeyError):
         return refused(request, [f"'{action}' is not an action here."], 404)
     try:
@@ -172,7 +211,16 @@ def sender_action(
             request,
             [f"The ERP could not be asked: {error.message}"],
             503,
-            title="Refresh failed",
+            title=f"{'Unlink' if erp_action == ErpAction.UNLINK else 'Refresh'} failed",
+            breadcrumbs=item_breadcrumbs(item),
+            back=next_url,
+        )
+    except StillInErp as refusal:
+        return refused(
+            request,
+            refusal.reasons,
+            refusal.status_code,
+            title="Still in the ERP",
             breadcrumbs=item_breadcrumbs(item),
             back=next_url,
         )
@@ -187,6 +235,8 @@ def sender_action(
         )
     if erp_action == ErpAction.REFRESH:
         messages.success(request, refreshed_message(item))
+    elif erp_action == ErpAction.UNLINK:
+        messages.success(request, unlinked_message(item))
     else:
         messages.success(request, DONE[erp_action])
     return redirect(next_url)

@@ -7,9 +7,10 @@ from typing import Any
 from django.db import models
 from django.urls import reverse
 
+from erpsync.kinds import erp_item_models
 from erpsync.models import ErpItem
 from erpsync.snapshots import SnapshotFormat
-from erpsync.states import ErpState
+from erpsync.states import EDITABLE_STATES, ErpState
 from projects.models import Company, Project
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED, can_manage_sub_jobs
 
@@ -80,6 +81,27 @@ class Job(ErpItem):
         if self.project.erp_synced and self.erp_state != ErpState.SYNCED:
             return [f"The project is already synced with the ERP as job {self.project.erp_job_id}."]
         return []
+
+    def erp_unlink_preconditions(self) -> list[str]:
+        # The project's other items hang under the job in the ERP (a sub job's account is a
+        # child of the job's; an invoice's lines are tagged with it) and their snapshots carry
+        # its ERP id: unlinking the job under them would leave them pointing at a voided one.
+        held = []
+        for model in erp_item_models():
+            if model is Job:
+                continue
+            rows = model.objects.filter(**{model.erp_project_path: self.project_id}).exclude(
+                erp_state__in=EDITABLE_STATES
+            )
+            held += [str(item.erp_title) for item in rows.select_related(*model.erp_related)[:6]]
+        if not held:
+            return []
+        named = ", ".join(held[:5]) + (" and more" if len(held) > 5 else "")
+        verb = "is" if len(held) == 1 else "are"
+        return [
+            f"The project's {named} {verb} with the ERP Integrations tool or synced under this "
+            "job: unlink, retrieve or reject them first."
+        ]
 
     def erp_sender_may(self, user: Any) -> bool:
         return can_manage_sub_jobs(user, self.project)

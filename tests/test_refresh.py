@@ -16,8 +16,6 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from erpsync.adapters import ErpStatus, adapter_for
-from erpsync.adapters.tryton import TrytonAdapter
-from erpsync.adapters.tryton.accountant import cancel_invoice, pay_invoice
 from erpsync.celery import app
 from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, OutboxEmail
@@ -31,6 +29,7 @@ from jobs.models import Job
 from projects.models import ToolLevel
 from tests import factories as f
 from tests.procs import wait_for
+from tests.tryton_books import cancel_in_tryton, pay_in_tryton, tryton
 from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -288,20 +287,6 @@ def test_the_beat_schedule_runs_the_refresh_at_the_configured_interval() -> None
 
 
 # ----- Tryton: a real server, a real payment ---------------------------------------------------
-
-
-def tryton(server: dict[str, str]) -> TrytonAdapter:
-    """A Tryton session of its own (the admin user), as a person working in Tryton."""
-    company = f.CompanyFactory.build(erp_adapter="tryton", erp_settings=server)
-    return TrytonAdapter(company=company, settings=server)
-
-
-def pay_in_tryton(server: dict[str, str], erp_id: str, amount: Decimal | None = None) -> None:
-    pay_invoice(tryton(server), erp_id, amount)
-
-
-def cancel_in_tryton(server: dict[str, str], erp_id: str) -> None:
-    cancel_invoice(tryton(server), erp_id)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ ACTION_EVENTS: dict[str, EventType] = {
     ErpAction.ACCEPT: EventType.ACCEPTED,
     ErpAction.MARK_SYNCED: EventType.SYNCED,
     ErpAction.MARK_EXPORT_FAILED: EventType.EXPORT_FAILED,
+    ErpAction.UNLINK: EventType.UNLINKED,
 }
 
 

@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     ACCEPTED = "item.accepted", "Accepted"
     SYNCED = "item.synced", "Synced"
     EXPORT_FAILED = "item.export_failed", "Export failed"
+    UNLINKED = "item.unlinked", "Unlinked from ERP"
 
 
 # Sent only by the settings page's "Send test event", whatever the subscription listens to.

@@ -30,9 +30,11 @@ from approvals.filters import queue_filterset
 from approvals.kinds import Kind
 from approvals.selectors import FILTERS
 from approvals.services import decide
+from erpsync.adapters import ErpError
 from erpsync.models import ErpItem
 from erpsync.services import erp_resend, erp_retrieve, erp_send
 from erpsync.states import ErpActionRefused, ErpState
+from erpsync.unlink import erp_unlink
 from projects.permissions import views_erp_tool
 
 QUEUES = {key: f for key, f in FILTERS.items() if f.states}
@@ -180,6 +182,28 @@ class ItemViewSet(viewsets.ViewSet):
     def reject(self, request: Request, company: str, pk: int) -> Response:
         """Reject with a reason; the sender is emailed."""
         return self._decide(request, company, pk, "reject", **read_body(RejectSerializer, request))
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ItemDetailSerializer,
+            503: OpenApiResponse(ProblemSerializer, description="The ERP could not be asked."),
+            **PROBLEMS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def unlink(self, request: Request, company: str, pk: int) -> Response:
+        """Unlink a synced item from the ERP (ERP Integrations tool Admins): the ERP voids its
+        record or finds it gone, and the item is not sent again (its old ERP id is kept as
+        `erp_unlinked_id`). 409 "Still in the ERP" when the ERP keeps the record."""
+
+        def do(item: ErpItem) -> ErpItem:
+            try:
+                return erp_unlink(item=item, user=request.user)
+            except ErpError as error:
+                raise Problem(503, f"The ERP could not be asked: {error.message}") from error
+
+        return self._act(request, company, pk, do)
 
     @extend_schema(request=None, responses={200: ItemDetailSerializer, **PROBLEMS})
     @action(detail=True, methods=["post"])

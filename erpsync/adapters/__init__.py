@@ -22,6 +22,8 @@ from erpsync.adapters.base import (
     SettingField,
     SettingKind,
     TransientErpError,
+    UnlinkOutcome,
+    UnlinkStatus,
     UnsupportedCapability,
 )
 
@@ -41,6 +43,8 @@ __all__ = [
     "SettingField",
     "SettingKind",
     "TransientErpError",
+    "UnlinkOutcome",
+    "UnlinkStatus",
     "UnsupportedCapability",
     "adapter_choices",
     "adapter_class",

@@ -123,6 +123,8 @@ class Capability(StrEnum):
     # Change a synced record (Ready to Update): e.g. rename a job or sub job. Which kinds it
     # can change is `Adapter.update_kinds`.
     UPDATE = "update"
+    # Unlink a synced item: make sure its ERP record is gone, or void it (erpsync.unlink).
+    UNLINK = "unlink"
 
 
 class ErpStatus(StrEnum):
@@ -162,6 +164,27 @@ class ErpRecord:
     amount_due: Decimal | None = None
     paid_on: date | None = None
     payments: tuple[ErpPayment, ...] = ()
+
+
+class UnlinkStatus(StrEnum):
+    """What Capability.UNLINK found or did to an item's ERP record."""
+
+    GONE = "gone"  # the ERP no longer holds it (deleted, or already voided there)
+    VOIDED = "voided"  # the adapter voided it now (cancelled, credited, deactivated)
+    STILL_THERE = "still_there"  # it exists and the adapter cannot void it: not unlinked
+
+
+@dataclass(frozen=True)
+class UnlinkOutcome:
+    """The answer of `Adapter.unlink`: the status and, in the ERP's terms, what happened or
+    why the record must stay (shown to people and kept in the audit row)."""
+
+    status: UnlinkStatus
+    detail: str
+
+    @property
+    def unlinked(self) -> bool:
+        return self.status != UnlinkStatus.STILL_THERE
 
 
 class UnsupportedCapability(PermanentErpError):
@@ -255,6 +278,12 @@ class Adapter:
         value}) hold; `snapshot` is the whole item as it will then be. Idempotent by key: a
         second call with the same key (a retry after a lost answer) changes nothing more."""
         raise self._unsupported(Capability.UPDATE)
+
+    def unlink(self, kind: str, erp_id: str) -> UnlinkOutcome:
+        """Capability.UNLINK: make sure the ERP's record `erp_id` no longer counts, voiding it
+        when the ERP allows; STILL_THERE (with the reason) when it exists and cannot be
+        voided. Idempotent: a record voided by an earlier try answers GONE."""
+        raise self._unsupported(Capability.UNLINK)
 
 
 # ----- checks on adapter settings, shared by the adapters that reach an ERP over HTTP --------

@@ -24,6 +24,9 @@ class ConnectorAdapter(Adapter):
     unsupported_reasons = {
         Capability.UPDATE: "The company's pull connector only claims accepted items to create "
         "them in the ERP: its protocol has no update yet, so a synced item cannot be updated.",
+        Capability.UNLINK: "The company's own pull connector writes items into the ERP; "
+        "erpsync cannot reach the ERP to check that a record is gone or to void it, so Unlink "
+        "is not available.",
     }
 
     def export(self, *, kind: str, snapshot: dict[str, Any], idempotency_key: str) -> str:

@@ -12,6 +12,9 @@ delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fe
 
 A synced job's or sub job's record is renamed in place by an accepted update (Ready to
 Update, Capability.UPDATE), once per update key.
+Unlink voids a record (its status becomes cancelled); a record deleted or cancelled already
+is gone; an invoice with payments booked against it stays (STILL_THERE), as a real ERP keeps
+an invoice that was paid.
 """
 
 from __future__ import annotations
@@ -33,16 +36,18 @@ from erpsync.adapters.base import (
     SettingField,
     SettingKind,
     TransientErpError,
+    UnlinkOutcome,
+    UnlinkStatus,
 )
 from erpsync.models import SandboxCall, SandboxRecord
-from erpsync.snapshots import value_at
+from erpsync.snapshots import format_money, value_at
 
 
 class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.FETCH, Capability.UPDATE})
+    capabilities = frozenset({Capability.FETCH, Capability.UPDATE, Capability.UNLINK})
     # A synced job's or sub job's record is renamed in place; an invoice never changes.
     update_kinds = frozenset({"job", "sub_job"})
     setting_fields = (
@@ -193,6 +198,32 @@ class SandboxAdapter(Adapter):
             paid_on=paid_on,
             payments=payments,
         )
+
+    def unlink(self, kind: str, erp_id: str) -> UnlinkOutcome:
+        with transaction.atomic():
+            record = (
+                SandboxRecord.objects.select_for_update()
+                .filter(company=self.company, erp_id=erp_id)
+                .first()
+            )
+            if record is None or record.status == ErpStatus.DELETED:
+                return UnlinkOutcome(
+                    UnlinkStatus.GONE, f"The sandbox ERP no longer holds {erp_id}."
+                )
+            if record.status == ErpStatus.CANCELLED:
+                return UnlinkOutcome(
+                    UnlinkStatus.GONE, f"{erp_id} was already cancelled in the sandbox ERP."
+                )
+            if record.payments:
+                paid = sum((_payment(p).amount for p in record.payments), Decimal("0.00"))
+                return UnlinkOutcome(
+                    UnlinkStatus.STILL_THERE,
+                    f"{erp_id} has payments of {format_money(paid)} booked against it, so the "
+                    "sandbox ERP cannot void it: reverse the payments in the ERP first.",
+                )
+            record.status = ErpStatus.CANCELLED
+            record.save(update_fields=["status"])
+        return UnlinkOutcome(UnlinkStatus.VOIDED, f"{erp_id} was voided in the sandbox ERP.")
 
 
 # What the sandbox reports back for drift, by kind: paths into the exported snapshot.

@@ -233,6 +233,8 @@ class WebhookAdapter(Adapter):
         Capability.UPDATE: "The Webhook ERP integration only creates records in the ERP: its "
         "contract has no request to change one, so a synced item cannot be updated through "
         "it.",
+        Capability.UNLINK: "The Webhook ERP integration only sends items to the ERP: it has no "
+        "endpoint to check that a record is gone or to void it, so Unlink is not available.",
     }
     setting_fields = (
         SettingField(

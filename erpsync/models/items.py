@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
-from erpsync.adapters import Capability, adapter_class_for, pulls
+from erpsync.adapters import Capability, ErpRecord, ErpStatus, adapter_class_for, pulls
 from erpsync.approval import accept_refusals, approval_state, membership_of
 from erpsync.names import display_name, when
 from erpsync.snapshots import SnapshotFormat
@@ -35,7 +35,6 @@ from projects.terms import TERMS, term
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    from erpsync.adapters import ErpRecord
     from projects.models import Company, Project
 
     AnyUser = AbstractBaseUser | AnonymousUser
@@ -44,6 +43,9 @@ if TYPE_CHECKING:
 def _adapter_supports(item: ErpItem) -> bool:
     return item.erp_kind in adapter_class_for(item.erp_company).supports
 
+
+# What an unlinked item keeps of its old ERP record: nothing (ErpRecord's amounts are None).
+_NOTHING_FETCHED = ErpRecord(exists=False, status=ErpStatus.DELETED)
 
 _NEEDS_ADAPTER_SUPPORT = frozenset(
     {ErpAction.SEND, ErpAction.RESEND, ErpAction.ACCEPT, ErpAction.RETRY_EXPORT}
@@ -108,6 +110,16 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
     # e.g. "Cancelled in the ERP"; empty when it matched. Shown on the item at once.
     erp_drift = models.TextField("ERP drift", blank=True)
     erp_refreshed_at = models.DateTimeField("last refreshed from the ERP", null=True, blank=True)
+    # The last unlink (erpsync.unlink): the ERP id the item had, and who unlinked it when. Kept
+    # after a new send, so the Archived list and the item page still name the old record.
+    erp_unlinked_id = models.CharField("unlinked ERP id", max_length=100, blank=True)
+    erp_unlinked_at = models.DateTimeField("unlinked from the ERP", null=True, blank=True)
+    erp_unlinked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Why the last Unlink was refused: the ERP record exists and cannot be voided ("Still in
+    # the ERP"); empty otherwise. Cleared by a successful unlink.
+    erp_unlink_refusal = models.TextField("still in the ERP", blank=True)
 
     objects = ErpItemQuerySet.as_manager()
 
@@ -224,6 +236,11 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         self.full_clean(validate_constraints=False)
         self.save()
 
+    def erp_unlink_preconditions(self) -> list[str]:
+        """Sentences saying why the synced item cannot be unlinked now (a job whose project's
+        other items still use it, say); empty when it can."""
+        return []
+
     def erp_apply_fetched(self, record: ErpRecord) -> list[str]:
         """Store what the kind keeps of a fetched ERP record (an invoice's payments) and say
         what changed, for the refresh's audit row; the default keeps nothing."""
@@ -322,6 +339,23 @@ class ErpItem(ConcurrentTransitionMixin, models.Model):
         conditions=[_adapter_supports],
     )
     def retry_export(self, *, by: Any, at: datetime) -> None:
+        self._touch(by=by, at=at)
+
+    @transition(field="erp_state", source=ErpState.SYNCED, target=ErpState.NOT_SENT)
+    def unlink(self, *, by: Any, at: datetime) -> None:
+        """The ERP record is gone or voided (erpsync.unlink asked the ERP first): the item is
+        free to be edited and sent again. The old ERP id is kept as erp_unlinked_id; what was
+        read back from the old record (drift, an invoice's payments) no longer applies. The
+        version is kept, so the next send is a new version with a new idempotency key."""
+        self.erp_unlinked_id = self.erp_id
+        self.erp_unlinked_at = at
+        self.erp_unlinked_by = by
+        self.erp_id = ""
+        self.erp_drift = ""
+        self.erp_unlink_refusal = ""
+        self.erp_error = ""
+        self.erp_refreshed_at = None
+        self.erp_apply_fetched(_NOTHING_FETCHED)
         self._touch(by=by, at=at)
 
     def _touch(self, *, by: Any, at: datetime) -> None:

@@ -7,6 +7,7 @@ unbroken text wraps, and the actions of a row stay reachable.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,10 @@ from playwright.sync_api import Page
 from api.services import token_create
 from erpsync.adapters import ErpStatus
 from erpsync.adapters.sandbox import sandbox_pay, sandbox_set_status
+from erpsync.exports import erp_export
 from erpsync.refresh import erp_refresh
+from erpsync.services import erp_accept, erp_send
+from erpsync.unlink import StillInErp, erp_unlink
 from invoicing.models import InvoiceLine, OwnerInvoice
 from projects.models import Company, CompanyMembership, Project
 from subjobs.models import SubJob
@@ -57,6 +61,18 @@ def page_urls() -> dict[str, dict[str, str]]:
     sandbox_set_status(company=demo, erp_id=drifted.erp_id, status=ErpStatus.CANCELLED)
     erp_refresh(item=drifted, user=approver)
     unsynced = Project.objects.get(company=demo, number="DB-200")
+    # Unlinked: a synced sub job taken back out of the ERP (the Archived list, its banner),
+    # and the paid invoice's refused unlink (the Still in the ERP banner and row flag).
+    sender = CompanyMembership.objects.get(company=demo, user__username="admin").user
+    unlinked = erp_accept(
+        item=erp_send(item=SubJob.objects.get(project=project, code="02-000"), user=sender),
+        user=approver,
+        export=False,
+    )
+    erp_export(model=SubJob, item_id=unlinked.pk, try_number=1, requeue=lambda _: None)
+    erp_unlink(item=SubJob.objects.get(pk=unlinked.pk), user=approver)
+    with contextlib.suppress(StillInErp):
+        erp_unlink(item=paid, user=approver)
     return {
         "admin": {
             "home": reverse("home"),
@@ -72,6 +88,7 @@ def page_urls() -> dict[str, dict[str, str]]:
             "invoice-partly-approved": reverse("invoice_detail", args=[project.pk, partly.pk]),
             "invoice-paid": reverse("invoice_detail", args=[project.pk, paid.pk]),
             "sub-job-drifted": reverse("sub_job_detail", args=[project.pk, drifted.pk]),
+            "sub-job-unlinked": reverse("sub_job_detail", args=[project.pk, unlinked.pk]),
             "job": reverse("job_detail", args=[project.pk]),
             "project-unsynced": reverse("project", args=[unsynced.pk]),
             "job-unsynced": reverse("job_detail", args=[unsynced.pk]),
@@ -91,6 +108,7 @@ def page_urls() -> dict[str, dict[str, str]]:
             "synced-sub-jobs": reverse("erp_queue", args=[slug, "sub_job", "synced"]),
             "ready-jobs": reverse("erp_queue", args=[slug, "job", "ready"]),
             "history": reverse("erp_queue", args=[slug, "owner_invoice", "history"]),
+            "archived": reverse("erp_queue", args=[slug, "sub_job", "archived"]),
             "preview-invoice": reverse("erp_item", args=[slug, "owner_invoice", invoice.pk]),
             "preview-sub-job": reverse("erp_item", args=[slug, "sub_job", sub_job.pk]),
             "preview-partly-approved": reverse("erp_item", args=[slug, "owner_invoice", partly.pk]),

@@ -28,8 +28,9 @@ only fitting candidate; with several candidates and no default the setting is re
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
 - Refresh (Capability.FETCH): see fetch.py. Rename (Capability.UPDATE): see update.py.
+  Unlink (Capability.UNLINK): see unlink.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
-  Tryton's user errors (closed period, missing account…), a refused login → PermanentErpError.
+  Tryton's user errors and warnings and a refused login → PermanentErpError (its message).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from erpsync.adapters.tryton.fetch import TrytonFetch
 from erpsync.adapters.tryton.money import CENT, money
 from erpsync.adapters.tryton.reconcile import TrytonReconcile
 from erpsync.adapters.tryton.rpc import TrytonRpc
+from erpsync.adapters.tryton.unlink import TrytonUnlink
 from erpsync.adapters.tryton.update import TrytonUpdate
 
 if TYPE_CHECKING:
@@ -69,11 +71,13 @@ def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
     return max(datetime.date.fromisoformat(due), datetime.date.today())
 
 
-class TrytonAdapter(TrytonUpdate, TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
+class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH})
+    capabilities = frozenset(
+        {Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH, Capability.UNLINK}
+    )
     capabilities |= {Capability.UPDATE}  # which kinds: TrytonUpdate.update_kinds
 
     REQUIRED = ("url", "database", "username", "password")
