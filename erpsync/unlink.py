@@ -30,6 +30,7 @@ from erpsync.events import ItemTransitioned, publish
 from erpsync.models import ErpItem, display_name, when
 from erpsync.services import _lock, record_event
 from erpsync.states import Decision, ErpAction, ErpActionRefused, ErpState, Refusal, RefusalKind
+from erpsync.updates import open_update
 from projects.permissions import is_erp_tool_admin
 
 UNLINK_PERMISSION = "Only the company's ERP Integrations tool Admins can unlink items from the ERP."
@@ -65,12 +66,27 @@ def unlink_decision(item: ErpItem, user: Any) -> Decision:
         )
     else:
         refusals += [Refusal(RefusalKind.PRECONDITION, m) for m in item.erp_unlink_preconditions()]
+        if (waiting := _update_waiting(item)) is not None:
+            refusals.append(Refusal(RefusalKind.PRECONDITION, waiting))
     adapter = adapter_class_for(item.erp_company)
     if not adapter.can(Capability.UNLINK):
         refusals.append(Refusal(RefusalKind.PRECONDITION, adapter.cannot(Capability.UNLINK)))
     if not is_erp_tool_admin(user, item.erp_company):
         refusals.append(Refusal(RefusalKind.PERMISSION, UNLINK_PERMISSION))
     return Decision(action=ErpAction.UNLINK, refusals=tuple(refusals))
+
+
+def _update_waiting(item: ErpItem) -> str | None:
+    """Why an item whose update request is still open cannot be unlinked: the update would
+    then be exported to a record that is gone, or be left waiting on an item not synced."""
+    request = open_update(item)
+    if request is None:
+        return None
+    return (
+        f"An update of this {item.erp_kind_label} ({request.get_state_display().lower()}, "
+        f"requested by {display_name(request.requested_by)}) is open under Ready to Update: "
+        "accept or reject it before unlinking."
+    )
 
 
 def erp_unlink[Item: ErpItem](*, item: Item, user: Any) -> Item:
@@ -101,6 +117,10 @@ def erp_unlink[Item: ErpItem](*, item: Item, user: Any) -> Item:
                     ),
                 )
             )
+        if (waiting := _update_waiting(locked)) is not None:
+            # Requested while the ERP was asked: the unlink waits for the update's decision.
+            refusal = Refusal(RefusalKind.PRECONDITION, waiting)
+            raise ErpActionRefused(Decision(action=ErpAction.UNLINK, refusals=(refusal,)))
         details = {"erp_id": erp_id, "adapter": company.erp_adapter, "outcome": outcome.status}
         if outcome.unlinked:
             locked.unlink(by=user, at=timezone.now())

@@ -20,6 +20,7 @@ from erpsync.models import ErpEvent, SandboxRecord
 from erpsync.services import erp_accept, erp_send
 from erpsync.states import ErpActionRefused
 from erpsync.unlink import UNLINK_PERMISSION, StillInErp, erp_unlink
+from erpsync.updates import erp_reject_update, erp_request_update
 from jobs.models import Job
 from jobs.services import job_send
 from projects.models import Project, ToolLevel
@@ -398,3 +399,22 @@ def test_the_unlink_transition_leaves_only_synced(invoice: Any, admin: Any) -> N
     pending = erp_send(item=invoice, user=admin)
     with pytest.raises(TransitionNotAllowed):
         pending.unlink(by=admin, at=timezone.now())
+
+
+def test_an_item_with_an_open_update_request_cannot_be_unlinked_until_it_is_decided(
+    sub_job: Any, admin: Any, approver: Any, tool_admin: Any
+) -> None:
+    item = synced(sub_job, admin, approver)
+    request = erp_request_update(item=item, user=admin, values={"name": "Site Utilities"})
+    assert request is not None
+    with pytest.raises(ErpActionRefused) as refused:
+        erp_unlink(item=item, user=tool_admin)
+    (reason,) = refused.value.reasons
+    assert reason.startswith("An update of this sub job (ready to update, requested by ")
+    assert reason.endswith("accept or reject it before unlinking.")
+    item.refresh_from_db()
+    assert item.erp_state == "synced" and not events(item, "unlink")
+
+    erp_reject_update(request=request, user=approver, reason="Keep the ERP's name.")
+    item = erp_unlink(item=type(item).objects.get(pk=item.pk), user=tool_admin)
+    assert item.erp_state == "not_sent" and len(events(item, "unlink")) == 1
