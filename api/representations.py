@@ -14,6 +14,7 @@ from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
 from erpsync.models import ErpEvent, ErpItem, display_name
 from erpsync.selectors import erp_history
+from erpsync.updates import last_update
 from invoicing.models import OwnerInvoice
 from projects.models import Company, Project, ProjectMembership
 from projects.permissions import manages_owner_invoices, manages_sub_jobs
@@ -112,11 +113,36 @@ def history(item: ErpItem) -> list[dict[str, Any]]:
     ]
 
 
+def update_request_payload(item: ErpItem) -> dict[str, Any] | None:
+    """The item's newest update request (Ready to Update), whatever its state: a rejected
+    one's reason stays readable until the next request. None when it never had one."""
+    request = last_update(item)
+    if request is None:
+        return None
+    return {
+        "number": request.number,
+        "state": request.state,
+        "state_label": request.get_state_display(),
+        "changes": {
+            name: {"erp": pair[0], "requested": pair[1]} for name, pair in request.changes.items()
+        },
+        "idempotency_key": request.idempotency_key,
+        "requested_by": _person(request.requested_by, request.requested_at),
+        "requested_at": _iso(request.requested_at),
+        "decided_by": _person(request.decided_by, request.decided_at),
+        "decided_at": _iso(request.decided_at),
+        "reason": request.reason or None,
+        "error": request.error or None,
+    }
+
+
 def item_payload(item: ErpItem, *, with_history: bool = False) -> dict[str, Any]:
-    """One item as the API shows it (and as event webhooks send it)."""
+    """One item as the API shows it (and as event webhooks send it); the detail adds its
+    history and its update request."""
     [payload] = item_payloads([item])
     if with_history:
         payload["history"] = history(item)
+        payload["update_request"] = update_request_payload(item)
     return payload
 
 

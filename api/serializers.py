@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from erpsync.models import UpdateState
 from erpsync.services import REASON_MAX
 from erpsync.states import ErpAction, ErpState
 from invoicing.models import InvoiceStatus
@@ -89,8 +90,38 @@ class ItemSerializer(serializers.Serializer):
     )
 
 
+class RequestedChangeSerializer(serializers.Serializer):
+    erp = serializers.CharField(help_text="The value the ERP has.")
+    requested = serializers.CharField(help_text="The value asked for.")
+
+
+class UpdateRequestSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="1 for the item's first update, and so on.")
+    # Text, not an enum: a second enum named "state" beside the item's would need renaming.
+    state = serializers.CharField(
+        help_text="One of: "
+        + ", ".join(f"`{value}` ({label})" for value, label in UpdateState.choices)
+    )
+    state_label = serializers.CharField()
+    changes = serializers.DictField(child=RequestedChangeSerializer(), help_text="By field name.")
+    idempotency_key = serializers.CharField(
+        help_text="What the update is sent to the ERP as: the synced version's key + :u<n>."
+    )
+    requested_by = PersonSerializer(allow_null=True)
+    requested_at = serializers.DateTimeField()
+    decided_by = PersonSerializer(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_null=True, help_text="Why it was rejected.")
+    error = serializers.CharField(allow_null=True, help_text="The ERP's words, if it failed.")
+
+
 class ItemDetailSerializer(ItemSerializer):
     history = HistorySerializer(many=True)
+    update_request = UpdateRequestSerializer(
+        allow_null=True,
+        help_text="The newest change asked for since the item was synced (Ready to Update): "
+        "a synced sub job's PATCH of its name makes one.",
+    )
 
 
 class AcceptSerializer(serializers.Serializer):

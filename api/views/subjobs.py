@@ -26,13 +26,18 @@ from api.serializers import (
     read_body,
 )
 from api.views.items import PROBLEMS, ItemViewSet
-from erpsync.states import ItemLocked, StaleEdit
+from erpsync.states import ErpActionRefused, ErpState, ItemLocked, StaleEdit
 from projects.access import ProjectAccess, project_access
 from projects.models import Project
 from projects.permissions import SUB_JOB_ADMIN_REQUIRED
 from subjobs.access import get_sub_job, require_sub_jobs_view
 from subjobs.models import SubJob
-from subjobs.services import sub_job_approve, sub_job_create, sub_job_update
+from subjobs.services import (
+    sub_job_approve,
+    sub_job_create,
+    sub_job_request_update,
+    sub_job_update,
+)
 
 # If-Match: "123" or W/"123" (the ETag of the sub job's detail: its newest audit row's id).
 _ETAG = re.compile(r'\s*(?:W/)?"([0-9]{1,18})"\s*')
@@ -91,6 +96,18 @@ def _write(sub_job: SubJob, do: Any, *, if_match: bool = False) -> Response:
     return detail(sub_job)
 
 
+def _request_update(sub_job: SubJob, user: Any, body: dict[str, Any]) -> SubJob:
+    """A synced sub job's rename, as on its page: an update request (sub_job_request_update)."""
+    if "name" not in body:
+        raise ValidationError({"name": "A synced sub job changes only its name: send name."})
+    try:
+        sub_job_request_update(sub_job=sub_job, user=user, name=body["name"], code=body.get("code"))
+    except ErpActionRefused as error:
+        raise refusal(error, sub_job) from error
+    sub_job.refresh_from_db()
+    return sub_job
+
+
 class SubJobViewSet(ItemViewSet):
     """The items of kind sub_job (api.urls), with the sub job's own reads and writes."""
 
@@ -118,14 +135,18 @@ class SubJobViewSet(ItemViewSet):
     )
     def partial_update(self, request: Request, company: str, pk: int) -> Response:
         """Change the Sub Job ID or the name (a rename). Refused with 409 while the sub job is
-        with the ERP Integrations tool (pending, partly approved, exporting or synced):
-        retrieve it first, or wait for a rejection."""
+        with the ERP Integrations tool (pending, partly approved or exporting): retrieve it
+        first, or wait for a rejection. A synced sub job's new name becomes an update request
+        (`update_request` in the answer) for the accounting approvers (Ready to Update); its
+        Sub Job ID and status cannot change then."""
         sub_job = self._managed(request, company, pk)
         body = read_body(SubJobUpdateSerializer, request)
         seen_event = body.pop("seen_event", None)
         header = _if_match(request)
         if header is not None:
             seen_event = header
+        if sub_job.erp_state == ErpState.SYNCED:
+            return _write(sub_job, lambda: _request_update(sub_job, request.user, body))
         return _write(
             sub_job,
             lambda: sub_job_update(
