@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from companysettings.audit import AuditRow
 from erpsync.approval import ApprovalState, approval_states
-from erpsync.models import ErpEvent, ErpItem, display_name
+from erpsync.models import ErpEvent, ErpItem, UpdateRequest, display_name
 from erpsync.selectors import erp_history
 from erpsync.updates import last_update
 from invoicing.models import OwnerInvoice
@@ -117,8 +117,11 @@ def update_request_payload(item: ErpItem) -> dict[str, Any] | None:
     """The item's newest update request (Ready to Update), whatever its state: a rejected
     one's reason stays readable until the next request. None when it never had one."""
     request = last_update(item)
-    if request is None:
-        return None
+    return None if request is None else request_payload(request)
+
+
+def request_payload(request: UpdateRequest) -> dict[str, Any]:
+    """One update request as the API shows it (and as event webhooks send it)."""
     return {
         "number": request.number,
         "state": request.state,

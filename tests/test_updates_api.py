@@ -1,5 +1,6 @@
-"""Ready to Update through the API: a synced sub job's PATCH of its name is an update request,
-as its page's rename is (the same service, the same refusals)."""
+"""Ready to Update through the API and event webhooks: a synced sub job's PATCH of its name is
+an update request, as its page's rename is (the same service, the same refusals), and each
+step of a request is an event."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 import pytest
 
 from erpsync.models import UpdateRequest
+from erpsync.updates import erp_accept_update, erp_reject_update, erp_request_update
 from tests import factories as f
 from tests.api_helpers import client_for, url
-from tests.updating import synced
+from tests.updating import send_update, synced
+from webhooks.models import EventType, WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +79,42 @@ def test_a_project_viewer_cannot_request_an_update(
     path = url(company, f"sub-jobs/{synced_sub_job.pk}/")
     assert client_for(viewer, company).patch(path, {"name": "X"}, format="json").status_code == 403
     assert not UpdateRequest.objects.exists()
+
+
+def test_update_requests_are_announced_to_webhook_subscribers(
+    company: Any, synced_sub_job: Any, admin: Any, approver: Any
+) -> None:
+    hooked = [e.value for e in EventType if e.value.startswith("item.update_")]
+    subscription = WebhookSubscription.objects.create(
+        company=company, url="http://127.0.0.1:9/hook", events=hooked, secret="s"
+    )
+    deaf = WebhookSubscription.objects.create(
+        company=company, url="http://127.0.0.1:9/other", events=["item.synced"], secret="s"
+    )
+    request = erp_request_update(item=synced_sub_job, user=admin, values={"name": "Cast"})
+    assert request is not None
+    erp_reject_update(request=request, user=approver, reason="Keep Concrete.")
+    second = erp_request_update(
+        item=type(synced_sub_job).objects.get(pk=synced_sub_job.pk),
+        user=admin,
+        values={"name": "Poured Concrete"},
+    )
+    assert second is not None
+    erp_accept_update(request=second, user=approver, expected_revision=second.revision)
+    assert send_update(second) == "synced"
+
+    rows = WebhookDelivery.objects.filter(subscription=subscription).order_by("pk")
+    assert [r.event_type for r in rows] == [
+        "item.update_requested",
+        "item.update_rejected",
+        "item.update_requested",
+        "item.update_accepted",
+        "item.update_synced",
+    ]
+    rejected = rows[1].payload["data"]
+    assert rejected["update_request"]["reason"] == "Keep Concrete."
+    assert rejected["item"]["state"] == "synced"
+    synced_row = rows[4].payload["data"]["update_request"]
+    assert synced_row["state"] == "synced"
+    assert synced_row["changes"] == {"name": {"erp": "Concrete", "requested": "Poured Concrete"}}
+    assert not WebhookDelivery.objects.filter(subscription=deaf).exists()

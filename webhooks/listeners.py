@@ -7,10 +7,11 @@ or not at all, and a refused or rolled-back transition sends nothing.
 
 from __future__ import annotations
 
-from api.representations import item_payload
+from api.representations import item_payload, request_payload
 from erpsync.events import ItemTransitioned, subscribe
 from erpsync.outbox import register_renderer
 from erpsync.states import ErpAction
+from erpsync.updates import UpdateTransitioned
 from webhooks.emails import render_disabled
 from webhooks.models import EventType
 from webhooks.outbox import DISABLED_EMAIL, enqueue
@@ -28,6 +29,35 @@ ACTION_EVENTS: dict[str, EventType] = {
     ErpAction.MARK_EXPORT_FAILED: EventType.EXPORT_FAILED,
     ErpAction.UNLINK: EventType.UNLINKED,
 }
+
+
+# UPDATE_RETRY has no event either: the retried update ends in update_synced or update_failed.
+UPDATE_EVENTS: dict[str, EventType] = {
+    ErpAction.UPDATE_REQUEST: EventType.UPDATE_REQUESTED,
+    ErpAction.UPDATE_ACCEPT: EventType.UPDATE_ACCEPTED,
+    ErpAction.UPDATE_SYNCED: EventType.UPDATE_SYNCED,
+    ErpAction.UPDATE_FAILED: EventType.UPDATE_FAILED,
+    ErpAction.UPDATE_REJECT: EventType.UPDATE_REJECTED,
+}
+
+
+def webhooks_on_update(message: UpdateTransitioned) -> None:
+    event_type = UPDATE_EVENTS.get(message.action)
+    if event_type is None:
+        return
+    company = message.event.company
+    subscriptions = subscriptions_listening(company, event_type)
+    if subscriptions:
+        enqueue(
+            subscriptions=subscriptions,
+            event_type=event_type,
+            company=company,
+            data={
+                "item": item_payload(message.item),
+                "update_request": request_payload(message.request),
+            },
+            created=message.event.created_at,
+        )
 
 
 def webhooks_on_transition(message: ItemTransitioned) -> None:
@@ -48,4 +78,5 @@ def webhooks_on_transition(message: ItemTransitioned) -> None:
 
 def register() -> None:
     subscribe(ItemTransitioned, webhooks_on_transition)
+    subscribe(UpdateTransitioned, webhooks_on_update)
     register_renderer(DISABLED_EMAIL, render_disabled)

@@ -15,7 +15,8 @@ URL_LIMIT = 500
 
 
 class EventType(models.TextChoices):
-    """What a subscription can listen to; each is one kind of the core's ItemTransitioned."""
+    """What a subscription can listen to; each is one kind of the core's ItemTransitioned or
+    UpdateTransitioned."""
 
     SENT = "item.sent", "Sent to ERP"
     RESENT = "item.resent", "Resent to ERP"
@@ -26,6 +27,12 @@ class EventType(models.TextChoices):
     SYNCED = "item.synced", "Synced"
     EXPORT_FAILED = "item.export_failed", "Export failed"
     UNLINKED = "item.unlinked", "Unlinked from ERP"
+    # Ready to Update: a synced item's change, from its request to the ERP's answer.
+    UPDATE_REQUESTED = "item.update_requested", "Update requested"
+    UPDATE_ACCEPTED = "item.update_accepted", "Update accepted"
+    UPDATE_SYNCED = "item.update_synced", "Update synced"
+    UPDATE_FAILED = "item.update_failed", "Update failed"
+    UPDATE_REJECTED = "item.update_rejected", "Update rejected"
 
 
 # Sent only by the settings page's "Send test event", whatever the subscription listens to.
