@@ -33,6 +33,7 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
+from projects.models import Project
 from projects.permissions import approver_required, is_accounting_approver
 from projects.terms import terms_for
 
@@ -68,6 +69,20 @@ def _lock[Item: ErpItem](item: Item) -> Item:
     model = type(item)
     rows = model.objects.select_for_update(of=("self",)).select_related(*model.erp_related)
     return rows.get(pk=item.pk)
+
+
+def lock_project(item: ErpItem) -> None:
+    """Take the item's project row (FOR NO KEY UPDATE) before the item's own: a send reads
+    whether the project is synced, and unlinking the project's job changes that. Both lock
+    the project first, so one waits for the other and then reads what it committed (the
+    same order everywhere: the project, then the item)."""
+    model = type(item)
+    project_id = model.objects.filter(pk=item.pk).values(model.erp_project_path)
+    list(
+        Project.objects.select_for_update(no_key=True)
+        .filter(pk__in=project_id)
+        .values_list("pk", flat=True)
+    )
 
 
 def record_event(
@@ -114,6 +129,8 @@ def _transition[Item: ErpItem](
 ) -> Item:
     assert action in TRANSITIONS
     with transaction.atomic():
+        if action in (ErpAction.SEND, ErpAction.RESEND):
+            lock_project(item)
         locked = _lock(item)
         decision = locked.erp_decide(action, user)
         if as_system:

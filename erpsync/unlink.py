@@ -28,7 +28,7 @@ from django.utils import timezone
 from erpsync.adapters import Capability, UnlinkOutcome, adapter_class_for, adapter_for
 from erpsync.events import ItemTransitioned, publish
 from erpsync.models import ErpItem, display_name, when
-from erpsync.services import _lock, record_event
+from erpsync.services import _lock, lock_project, record_event
 from erpsync.states import Decision, ErpAction, ErpActionRefused, ErpState, Refusal, RefusalKind
 from erpsync.updates import open_update
 from projects.permissions import is_erp_tool_admin
@@ -100,6 +100,7 @@ def erp_unlink[Item: ErpItem](*, item: Item, user: Any) -> Item:
     company = item.erp_company
     outcome = adapter_for(company).unlink(item.erp_kind, erp_id)
     with transaction.atomic():
+        lock_project(item)  # sends of the project's items wait, or are seen (a job's)
         locked = _lock(item)
         if locked.erp_state != ErpState.SYNCED or locked.erp_id != erp_id:
             # Another Admin unlinked it while the ERP was asked (the ERP then found it gone).
@@ -117,10 +118,12 @@ def erp_unlink[Item: ErpItem](*, item: Item, user: Any) -> Item:
                     ),
                 )
             )
-        if (waiting := _update_waiting(locked)) is not None:
-            # Requested while the ERP was asked: the unlink waits for the update's decision.
-            refusal = Refusal(RefusalKind.PRECONDITION, waiting)
-            raise ErpActionRefused(Decision(action=ErpAction.UNLINK, refusals=(refusal,)))
+        # Again under the locks: what was sent or requested while the ERP was asked.
+        waiting = _update_waiting(locked)
+        held = [*locked.erp_unlink_preconditions(), *([waiting] if waiting else [])]
+        if held:
+            refusals = tuple(Refusal(RefusalKind.PRECONDITION, m) for m in held)
+            raise ErpActionRefused(Decision(action=ErpAction.UNLINK, refusals=refusals))
         details = {"erp_id": erp_id, "adapter": company.erp_adapter, "outcome": outcome.status}
         if outcome.unlinked:
             locked.unlink(by=user, at=timezone.now())

@@ -462,7 +462,8 @@ def test_a_private_contracts_invoice_is_hidden_from_a_sender_not_on_its_list(
 def test_projects_lists_what_the_user_may_see(
     company: Any, project: Any, admin: Any, approver: Any
 ) -> None:
-    second = f.ProjectFactory(company=company, number="P-2")
+    # A number no factory sequence ("P-<n>") contains, so the search below finds it alone.
+    second = f.ProjectFactory(company=company, number="HQ-2")
     f.ProjectFactory()  # another company's
     mine = client_for(admin, company).get(url(company, "projects/")).json()
     assert [(p["id"], p["member"], p["manages_sub_jobs"]) for p in mine["results"]] == [
@@ -471,7 +472,7 @@ def test_projects_lists_what_the_user_may_see(
     listed = client_for(approver, company).get(url(company, "projects/")).json()["results"]
     assert {p["id"] for p in listed} == {project.pk, second.pk}
     assert not any(p["member"] for p in listed)
-    found = client_for(approver, company).get(url(company, "projects/"), {"q": "p-2"}).json()
+    found = client_for(approver, company).get(url(company, "projects/"), {"q": "hq-2"}).json()
     assert [p["id"] for p in found["results"]] == [second.pk]
 
 
