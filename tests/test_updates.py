@@ -103,8 +103,8 @@ def test_renaming_a_synced_sub_job_requests_an_update_shown_everywhere(
 
     tool = client_for(approver).get(ready_to_update(company)).content.decode()
     assert 'data-update-state="pending"' in tool and "Ready to Update (1)" in tool
-    assert "<dd data-in-erp>Concrete</dd>" in tool
-    assert "<dd data-requested>Concrete works</dd>" in tool
+    assert "<div data-in-erp>Concrete</div>" in tool
+    assert "<div data-requested>Concrete works</div>" in tool
     assert 'data-decision="accept"' in tool
     synced_list = reverse("erp_queue", args=[company.slug, "sub_job", "synced"])
     assert 'data-update-mark="pending"' in client_for(approver).get(synced_list).content.decode()
