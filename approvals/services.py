@@ -1,4 +1,5 @@
-"""Approvers' decisions, one item or many. Each item is decided in its own transaction."""
+"""Approvers' decisions, one item or many. A bulk accept decides its items together in one
+transaction (erpsync.bulk.erp_accept_many); any other decision, each item in its own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_o
 from approvals.kinds import Kind
 from approvals.models import UsedEmailLink
 from erpsync.approval import approval_states
+from erpsync.bulk import erp_accept_many
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
@@ -68,7 +70,7 @@ def decide_many(
     versions: dict[int, int | None],
     reason: str = "",
 ) -> list[Outcome]:
-    """Decide each selected item on its own: one refusal never undoes the others."""
+    """Decide each selected item: one refusal never undoes the others, each is reported."""
     if decision == "reject":
         if not reason.strip():
             raise ValidationError(
@@ -76,6 +78,13 @@ def decide_many(
             )
         require_storable(reason=reason)
     items = {item.pk: item for item in kind.model.erp_queue(company).filter(pk__in=versions)}
+    # Accepts: all in one transaction, a fixed number of queries (erpsync.bulk); the others
+    # one transaction per item.
+    accepted = (
+        erp_accept_many(items=list(items.values()), user=user, versions=versions)
+        if decision == "accept"
+        else {}
+    )
     outcomes: list[Outcome] = []
     partial: dict[int, ErpItem] = {}  # outcome index → an item left partly approved
     for item_id, version in versions.items():
@@ -84,7 +93,15 @@ def decide_many(
             outcomes.append(Outcome(item_id, f"item {item_id}", False, "No such item."))
             continue
         try:
-            item = decide(item=item, user=user, decision=decision, reason=reason, version=version)
+            if decision == "accept":
+                result = accepted[item_id]
+                if isinstance(result, ErpActionRefused):
+                    raise result
+                item = result
+            else:
+                item = decide(
+                    item=item, user=user, decision=decision, reason=reason, version=version
+                )
         except ErpActionRefused as refusal:
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(refusal.reasons)))
         except ValidationError as error:
