@@ -225,8 +225,10 @@ def test_a_bulk_accept_queues_its_exports_in_one_message_and_each_is_exported(
         outcomes = _bulk(company, approver, ids[5:])
         assert [o.done for o in outcomes] == [True] * 5
         wait_for(
-            lambda: set(SubJob.objects.filter(pk__in=ids[5:]).values_list("erp_state", flat=True))
-            == {"synced"},
+            lambda: (
+                set(SubJob.objects.filter(pk__in=ids[5:]).values_list("erp_state", flat=True))
+                == {"synced"}
+            ),
             "the five exports",
         )
     synced = ErpEvent.objects.filter(action="mark_synced")
