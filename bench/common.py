@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -71,3 +73,28 @@ def machine() -> str:
         pass
     load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load {load}"
+
+
+def load() -> str:
+    """The load average now (1, 5, 15 minutes): the machine is shared, so each figure says
+    how busy it was."""
+    return "load " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def copy_rows(model: Any, objects: Iterable[Any]) -> None:
+    """Insert unsaved `objects` of `model` with PostgreSQL's COPY: about ten times faster than
+    bulk_create for a large load. Field defaults and auto_now(_add) apply as on save; no
+    signals, no primary keys set on the objects."""
+    from django.db import connection
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objects:
+            copy.write_row(
+                [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+            )
