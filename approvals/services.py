@@ -1,5 +1,5 @@
-"""Approvers' decisions, one item or many. A bulk accept decides its items together in one
-transaction (erpsync.bulk.erp_accept_many); any other decision, each item in its own."""
+"""Approvers' decisions, one item or many. A bulk accept or reject decides its items together
+in one transaction (erpsync.bulk); a bulk retry, each item in its own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_o
 from approvals.kinds import Kind
 from approvals.models import UsedEmailLink
 from erpsync.approval import approval_states
-from erpsync.bulk import erp_accept_many
+from erpsync.bulk import erp_accept_many, erp_reject_many
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
@@ -78,13 +78,14 @@ def decide_many(
             )
         require_storable(reason=reason)
     items = {item.pk: item for item in kind.model.erp_queue(company).filter(pk__in=versions)}
-    # Accepts: all in one transaction, a fixed number of queries (erpsync.bulk); the others
-    # one transaction per item.
-    accepted = (
-        erp_accept_many(items=list(items.values()), user=user, versions=versions)
-        if decision == "accept"
-        else {}
-    )
+    # Accepts and rejections: all in one transaction, a fixed number of queries
+    # (erpsync.bulk); a retry, one transaction per item.
+    chosen = list(items.values())
+    decided: dict[int, ErpItem | ErpActionRefused | ValidationError] = {}
+    if decision == "accept":
+        decided = dict(erp_accept_many(items=chosen, user=user, versions=versions))
+    elif decision == "reject":
+        decided = dict(erp_reject_many(items=chosen, user=user, reason=reason))
     outcomes: list[Outcome] = []
     partial: dict[int, ErpItem] = {}  # outcome index → an item left partly approved
     for item_id, version in versions.items():
@@ -93,15 +94,12 @@ def decide_many(
             outcomes.append(Outcome(item_id, f"item {item_id}", False, "No such item."))
             continue
         try:
-            if decision == "accept":
-                result = accepted[item_id]
-                if isinstance(result, ErpActionRefused):
-                    raise result
-                item = result
-            else:
-                item = decide(
-                    item=item, user=user, decision=decision, reason=reason, version=version
-                )
+            result = decided.get(item_id)
+            if isinstance(result, Exception):
+                raise result
+            item = result or decide(
+                item=item, user=user, decision=decision, reason=reason, version=version
+            )
         except ErpActionRefused as refusal:
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(refusal.reasons)))
         except ValidationError as error:

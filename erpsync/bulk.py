@@ -1,5 +1,6 @@
-"""The approver's Accept on many items at once: erpsync.services.erp_accept's rules, in one
-transaction and a fixed number of queries however many items (README, Bulk decisions).
+"""The approver's Accept and Reject on many items at once: erpsync.services.erp_accept's and
+erp_reject's rules, in one transaction and a fixed number of queries however many items
+(README, Bulk decisions).
 
 Part of the services layer (ERP state changes only in services): erp_accept_many takes the
 rows with SELECT … FOR UPDATE SKIP LOCKED, decides each in memory under the company's approval
@@ -19,19 +20,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from erpsync.approval import accept_decisions, approval_states, membership_of, standing_in_for
 from erpsync.events import ItemTransitioned, publish_many
 from erpsync.models import Approval, ErpEvent, ErpItem
-from erpsync.services import approval_action, approval_details, stale_version
+from erpsync.services import approval_action, approval_details, clean_reason, stale_version
 from erpsync.states import Decision, ErpAction, ErpActionRefused, Refusal, RefusalKind
+from projects.models import Company
+from projects.permissions import approver_required, is_accounting_approver
 
 # What the transitions of an accept may write: compared before and after, so that only what
 # the transition changed is written (an approval leaves the export fields alone).
 _WRITTEN = (
     "erp_state",
+    "erp_rejection_reason",
     "erp_error",
     "erp_accepted_by_id",
     "erp_accepted_at",
@@ -59,6 +65,50 @@ def busy_refusal(item: ErpItem) -> Refusal:
     )
 
 
+def _lock_skipping[Item: ErpItem](model: type[Item], items: Sequence[Item]) -> dict[int, Item]:
+    """The rows of `items` this transaction could lock, in id order (the same order for
+    everyone); rows another transaction holds are skipped, not waited for."""
+    related = (*model.erp_related, "erp_sent_by", "erp_accepted_by", "erp_changed_by")
+    rows = (
+        model.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related(*related)
+        .filter(pk__in=[item.pk for item in items])
+        .order_by("pk")
+    )
+    return {row.pk: row for row in rows}
+
+
+def _record(
+    model: type[ErpItem],
+    company: Company,
+    user: Any,
+    decided: Sequence[_Step],
+    now: Any,
+    reason: str = "",
+    details: Mapping[int, dict[str, Any]] | None = None,
+) -> list[ErpEvent]:
+    """Write what the transitions changed and their audit rows: what record_event writes for
+    each item, in one INSERT."""
+    _write(model, decided, now)
+    content_type = ContentType.objects.get_for_model(model)
+    return ErpEvent.objects.bulk_create(
+        ErpEvent(
+            content_type=content_type,
+            object_id=step.row.pk,
+            company=company,
+            action=step.action,
+            from_state=step.from_state,
+            to_state=step.row.erp_state,
+            actor=user,
+            reason=reason,
+            version=step.row.erp_version,
+            details=(details or {}).get(step.row.pk, {}),
+            created_at=now,
+        )
+        for step in decided
+    )
+
+
 def erp_accept_many[Item: ErpItem](
     *,
     items: Sequence[Item],
@@ -77,15 +127,7 @@ def erp_accept_many[Item: ErpItem](
     model = type(items[0])
     company = items[0].erp_company
     with transaction.atomic():
-        # In id order, so that the locks are taken in the same order by everyone; rows
-        # another transaction holds are skipped (refused below), not waited for.
-        locked: dict[int, Item] = {
-            row.pk: row
-            for row in model.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related(*model.erp_related, "erp_sent_by", "erp_accepted_by", "erp_changed_by")
-            .filter(pk__in=[item.pk for item in items])
-            .order_by("pk")
-        }
+        locked = _lock_skipping(model, items)
         rows = list(locked.values())
         membership = membership_of(user, company)
         states = approval_states(rows, company)
@@ -114,26 +156,11 @@ def erp_accept_many[Item: ErpItem](
             decided.append(step)
             results[row.pk] = row
         if decided:
-            _write(model, decided, now)
-            content_type = ContentType.objects.get_for_model(model)
-            events = ErpEvent.objects.bulk_create(
-                ErpEvent(
-                    content_type=content_type,
-                    object_id=step.row.pk,
-                    company=company,
-                    action=step.action,
-                    from_state=step.from_state,
-                    to_state=step.row.erp_state,
-                    actor=user,
-                    version=step.row.erp_version,
-                    details=approval_details(states[step.row.pk], stand_ins),
-                    created_at=now,
-                )
-                for step in decided
-            )
+            details = {s.row.pk: approval_details(states[s.row.pk], stand_ins) for s in decided}
+            events = _record(model, company, user, decided, now, details=details)
             Approval.objects.bulk_create(
                 Approval(
-                    content_type=content_type,
+                    content_type=event.content_type,
                     object_id=step.row.pk,
                     version=step.row.erp_version,
                     approver=user,
@@ -145,6 +172,59 @@ def erp_accept_many[Item: ErpItem](
             publish_many(
                 [
                     ItemTransitioned(item=step.row, event=event, queue_export=export)
+                    for step, event in zip(decided, events, strict=True)
+                ]
+            )
+    return results
+
+
+def erp_reject_many[Item: ErpItem](
+    *, items: Sequence[Item], user: Any, reason: str
+) -> dict[int, Item | ErpActionRefused | ValidationError]:
+    """Reject each of `items` (one kind of one company) with one reason: what erp_reject does
+    to each, in one transaction. {item id: the item after, or why not}; each sender is
+    emailed the reason (the emails listener's batch form)."""
+    if not items:
+        return {}
+    model = type(items[0])
+    company = items[0].erp_company
+    with transaction.atomic():
+        locked = _lock_skipping(model, items)
+        # erp_decide's answer for a rejection: the state, and the approver's right for the kind
+        # (the same for every item, so read once).
+        permitted = is_accounting_approver(user, company, model.erp_kind)
+        now = timezone.now()
+        results: dict[int, Item | ErpActionRefused | ValidationError] = {}
+        decided: list[_Step] = []
+        cleaned = ""
+        for item in items:
+            row = locked.get(item.pk)
+            refusals = [busy_refusal(item)] if row is None else []
+            if row is not None and not can_proceed(row.reject, check_conditions=False):
+                refusals.append(Refusal(RefusalKind.STATE, row.erp_state_refusal(ErpAction.REJECT)))
+            if row is not None and not permitted:
+                refusals.append(
+                    Refusal(RefusalKind.PERMISSION, approver_required(row.erp_kind_label))
+                )
+            if row is None or refusals:
+                results[item.pk] = ErpActionRefused(Decision(ErpAction.REJECT, tuple(refusals)))
+                continue
+            try:
+                cleaned = clean_reason(row, reason)
+            except ValidationError as error:
+                results[row.pk] = error
+                continue
+            step = _Step(
+                row, ErpAction.REJECT, row.erp_state, {n: getattr(row, n) for n in _WRITTEN}
+            )
+            row.reject(by=user, at=now, reason=cleaned)  # the transition, with its guard
+            decided.append(step)
+            results[row.pk] = row
+        if decided:
+            events = _record(model, company, user, decided, now, reason=cleaned)
+            publish_many(
+                [
+                    ItemTransitioned(item=step.row, event=event)
                     for step, event in zip(decided, events, strict=True)
                 ]
             )

@@ -151,7 +151,7 @@ def _transition[Item: ErpItem](
         if stale is not None:
             raise ErpActionRefused(Decision(action=action, refusals=(stale,)))
         if action == ErpAction.REJECT:
-            reason = _clean_reason(locked, reason)
+            reason = clean_reason(locked, reason)
         step: dict[str, Any] = {}
         if action == ErpAction.ACCEPT:
             action, step = _approval_step(locked, user)
@@ -264,7 +264,7 @@ def _export_directly(locked: ErpItem, *, user: Any, at: Any) -> None:
     publish(ItemTransitioned(item=locked, event=event))
 
 
-def _clean_reason(item: ErpItem, reason: str) -> str:
+def clean_reason(item: ErpItem, reason: str) -> str:
     reason = (reason or "").strip()
     require_storable(reason=reason)
     if item.erp_state in AWAITING_APPROVAL and not reason:

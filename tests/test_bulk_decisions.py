@@ -19,7 +19,7 @@ from django_fsm.signals import pre_transition
 from approvals.kinds import kind_for
 from approvals.services import Outcome, decide_many
 from erpsync.kinds import erp_item_models
-from erpsync.models import Approval, ErpEvent
+from erpsync.models import Approval, ErpEvent, OutboxEmail
 from erpsync.services import erp_accept
 from subjobs.models import SubJob
 from tests import factories as f
@@ -85,6 +85,39 @@ def test_a_bulk_accept_costs_the_same_queries_for_10_and_for_50_items(
     assert len(set(deliveries.values_list("event_id", flat=True))) == 61
     assert sorted(d.payload["data"]["item"]["id"] for d in deliveries) == sorted(ids)
     assert {d.payload["data"]["item"]["state"] for d in deliveries} == {"accepted"}
+
+
+@pytest.mark.django_db
+def test_a_bulk_reject_costs_the_same_queries_for_10_and_for_50_items_and_tells_each_sender(
+    company: Any, project: Any, admin: Any, approver: Any
+) -> None:
+    WebhookSubscription.objects.create(
+        company=company, url="https://example.com/hook", events=["item.rejected"], secret="s"
+    )
+    ids = pending_ids(project, admin, 61)
+    api = client_for(approver, company)
+    ContentType.objects.get_for_models(*erp_item_models())
+
+    def queries(chosen: list[int]) -> int:
+        body = {"items": [{"id": pk} for pk in chosen], "reason": "Wrong cost code"}
+        with CaptureQueriesContext(connection) as captured:
+            response = api.post(url(company, "sub-jobs/bulk/reject/"), body, format="json")
+        assert response.json()["done"] == len(chosen), response.json()["summary"]
+        return len(captured)
+
+    queries(ids[:1])  # the token's first use is its own
+    assert queries(ids[1:11]) == queries(ids[11:61])
+    rejects = ErpEvent.objects.filter(action="reject", object_id__in=ids)
+    assert set(rejects.values_list("actor", "reason", "to_state")) == {
+        (approver.pk, "Wrong cost code", "rejected")
+    }
+    assert rejects.count() == 61
+    # Each sender is emailed, one email per item, as a single rejection does.
+    emails = OutboxEmail.objects.filter(kind="rejection")
+    assert sorted(emails.values_list("event__object_id", flat=True)) == sorted(ids)
+    assert set(emails.values_list("recipient", flat=True)) == {admin.email}
+    assert WebhookDelivery.objects.filter(event_type="item.rejected").count() == 61
+    assert set(SubJob.objects.values_list("erp_rejection_reason", flat=True)) == {"Wrong cost code"}
 
 
 @pytest.mark.django_db

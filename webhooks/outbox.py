@@ -110,7 +110,8 @@ def enqueue_many(
     if not rows:
         return []
     rows = WebhookDelivery.objects.bulk_create(rows)
-    transaction.on_commit(partial(queue_deliveries, [row.pk for row in rows]), robust=True)
+    # One message from the request for all of them (deliver_webhooks fans them out).
+    transaction.on_commit(partial(deliver_webhooks.delay, [row.pk for row in rows]), robust=True)
     return rows
 
 
@@ -301,3 +302,12 @@ def due_deliveries(limit: int = 500) -> list[int]:
 def deliver_webhook(pk: int) -> str:
     """Deliver one webhook row (thin: webhooks.outbox.deliver does the work)."""
     return deliver(pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhooks(ids: list[int]) -> int:
+    """Queue the delivery of many webhook rows (a bulk decision's): one message from the
+    request, the per-row tasks published here; each row's lease and state keep its delivery
+    single whatever repeats, and the sweeper finds a lost one."""
+    queue_deliveries(ids)
+    return len(ids)
