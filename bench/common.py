@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -81,20 +80,27 @@ def load() -> str:
     return "load " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
-def copy_rows(model: Any, objects: Iterable[Any]) -> None:
-    """Insert unsaved `objects` of `model` with PostgreSQL's COPY: about ten times faster than
-    bulk_create for a large load. Field defaults and auto_now(_add) apply as on save; no
-    signals, no primary keys set on the objects."""
+def clone_rows(
+    model: Any, template: Any, overrides: dict[str, str], source: str, where: str = "TRUE"
+) -> int:
+    """Insert copies of the saved row `template` of `model` in one INSERT … SELECT: every
+    column as in the template except `overrides` ({column: SQL expression}), one row per row
+    of `source` (a FROM clause beside the template's table `t`, e.g. "generate_series(1, 9)
+    AS n") that `where` keeps. PostgreSQL builds the rows itself: 100,000 in a few seconds,
+    where building them in Python for COPY took 30 s. Returns how many."""
     from django.db import connection
 
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for obj in objects:
-            copy.write_row(
-                [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-            )
+    quote = connection.ops.quote_name
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set(overrides) - set(columns)
+    assert not unknown, unknown
+    values = ", ".join(overrides.get(c, f"t.{quote(c)}") for c in columns)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+            f"SELECT {values} FROM {table} t, {source} "
+            f"WHERE t.{quote(model._meta.pk.column)} = %s AND ({where})",
+            [template.pk],
+        )
+        return cursor.rowcount

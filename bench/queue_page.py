@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
-    copy_rows,
+    clone_rows,
     drop_database,
     load,
     machine,
@@ -44,7 +44,8 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")  # not a line per eager export
 
 def seed(project: Any, sender: Any, start: int, count: int) -> None:
     """`count` pending sub jobs, one a minute back from now, with their send rows and
-    snapshots (what an export or a review reads), by COPY."""
+    snapshots (what an export or a review reads): the first through the ORM, the others
+    copied from it by PostgreSQL (bench.common.clone_rows)."""
     from django.contrib.contenttypes.models import ContentType
     from django.utils import timezone
 
@@ -53,46 +54,55 @@ def seed(project: Any, sender: Any, start: int, count: int) -> None:
     from subjobs.models import SubJob
 
     now = timezone.now()
-    items = [
-        SubJob(
-            project=project,
-            code=f"B-{n:07d}",
-            name=f"Bulk sub job {n}",
-            status="approved",
-            created_by=sender,
-            erp_state=ErpState.PENDING,
-            erp_version=1,
-            erp_sent_by=sender,
-            erp_sent_at=now - timedelta(minutes=n),
-            erp_changed_by=sender,
-            erp_changed_at=now - timedelta(minutes=n),
-        )
-        for n in range(start, start + count)
-    ]
-    copy_rows(SubJob, items)
-    ids = dict(
-        SubJob.objects.filter(project=project, code__in=[i.code for i in items]).values_list(
-            "code", "pk"
-        )
+    first = SubJob.objects.create(
+        project=project,
+        code=f"B-{start:07d}",
+        name=f"Bulk sub job {start}",
+        status="approved",
+        created_by=sender,
+        erp_state=ErpState.PENDING,
+        erp_version=1,
+        erp_sent_by=sender,
+        erp_sent_at=now - timedelta(minutes=start),
+        erp_changed_by=sender,
+        erp_changed_at=now - timedelta(minutes=start),
     )
-    content_type = ContentType.objects.get_for_model(SubJob)
-    copy_rows(
+    sent = ErpEvent.objects.create(
+        content_type=ContentType.objects.get_for_model(SubJob),
+        object_id=first.pk,
+        company_id=project.company_id,
+        action=ErpAction.SEND,
+        from_state=ErpState.NOT_SENT,
+        to_state=ErpState.PENDING,
+        actor=sender,
+        version=1,
+        snapshot=first.erp_snapshot(),
+        created_at=first.erp_sent_at,
+    )
+    sent_at = f"t.erp_sent_at - (n - {start:d}) * interval '1 minute'"
+    clone_rows(
+        SubJob,
+        first,
+        {
+            "code": "'B-' || lpad(n::text, 7, '0')",
+            "name": "'Bulk sub job ' || n",
+            "erp_sent_at": sent_at,
+            "erp_changed_at": sent_at,
+        },
+        f"generate_series({start + 1:d}, {start + count - 1:d}) AS n",
+    )
+    # Their send rows: the first's, with each item's id, time, code and name.
+    clone_rows(
         ErpEvent,
-        (
-            ErpEvent(
-                content_type=content_type,
-                object_id=ids[item.code],
-                company_id=project.company_id,
-                action=ErpAction.SEND,
-                from_state=ErpState.NOT_SENT,
-                to_state=ErpState.PENDING,
-                actor=sender,
-                version=1,
-                snapshot=item.erp_snapshot(),
-                created_at=item.erp_sent_at,
-            )
-            for item in items
-        ),
+        sent,
+        {
+            "object_id": "s.id",
+            "created_at": "s.erp_sent_at",
+            "snapshot": "jsonb_set(jsonb_set(t.snapshot, '{code}', to_jsonb(s.code)), "
+            "'{name}', to_jsonb(s.name))",
+        },
+        "subjobs_subjob s",
+        f"s.project_id = {project.pk:d} AND s.id > {first.pk:d}",
     )
 
 
