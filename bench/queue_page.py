@@ -5,10 +5,11 @@ one request (accept, then reject).
     .venv/bin/python bench/queue_page.py [--sizes 10000,100000] [--runs 30] [--bulk 500]
         [--broker redis://127.0.0.1:6379/12]
 
-The items are loaded with COPY (about 100,000 rows a few seconds). Without --broker, Celery
-tasks run eagerly: the exports of the bulk accept run inside its request. With --broker they
-are only queued on that Redis (nobody consumes them; purged after), which times the decisions
-alone. Each figure is printed with the 1-minute load average when it was taken.
+The items are loaded by INSERT … SELECT from a template row (100,000 in a few seconds).
+Without --broker, Celery tasks run eagerly: the exports of the bulk accept run inside its
+request. With --broker they are only queued on that Redis (nobody consumes them; purged
+after), which times the decisions alone. Each figure is printed with the load average when
+it was taken.
 
 It creates (and afterwards drops) its own PostgreSQL database, erpsync_bench by default
 (BENCH_DATABASE_URL overrides the server and name), and prints the figures and the machine.
@@ -245,7 +246,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             # What autovacuum does soon after a bulk load in production: fresh statistics.
             cursor.execute("ANALYZE")
-        print(f"loaded {size} pending sub jobs ({time.perf_counter() - started:.1f} s, COPY)")
+        seconds = time.perf_counter() - started
+        print(f"loaded {size} pending sub jobs ({seconds:.1f} s, INSERT … SELECT)")
         first = timed(client, url, {}, args.runs)
         assert f"({size} items)".encode() in first["content"], "the page counts every item"
         report(f"Ready to Export, {size} pending, page 1", first, args.runs)
