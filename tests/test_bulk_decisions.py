@@ -19,7 +19,7 @@ from django_fsm.signals import pre_transition
 from approvals.kinds import kind_for
 from approvals.services import Outcome, decide_many
 from erpsync.kinds import erp_item_models
-from erpsync.models import Approval, ErpEvent, OutboxEmail
+from erpsync.models import Approval, ApprovalRule, ErpEvent, OutboxEmail
 from erpsync.services import erp_accept
 from subjobs.models import SubJob
 from tests import factories as f
@@ -160,15 +160,20 @@ def test_each_refusal_in_a_bulk_is_reported_and_undoes_none_of_the_others(
     assert not Approval.objects.filter(object_id__in=[mine, stale]).exists()
 
 
+def _accept(company: Any, user: Any, ids: list[int]) -> list[Outcome]:
+    return decide_many(
+        company=company,
+        kind=kind_for(company, "sub_job"),
+        user=user,
+        decision="accept",
+        versions=dict.fromkeys(ids, 1),
+    )
+
+
 def _bulk(company: Any, user: Any, ids: list[int]) -> list[Outcome]:
+    """_accept on a thread's own connection, closed after."""
     try:
-        return decide_many(
-            company=company,
-            kind=kind_for(company, "sub_job"),
-            user=user,
-            decision="accept",
-            versions=dict.fromkeys(ids, 1),
-        )
+        return _accept(company, user, ids)
     finally:
         connection.close()
 
@@ -266,3 +271,39 @@ def test_a_bulk_accept_queues_its_exports_in_one_message_and_each_is_exported(
         )
     synced = ErpEvent.objects.filter(action="mark_synced")
     assert sorted(synced.values_list("object_id", flat=True)) == sorted(ids[5:])
+
+
+@pytest.mark.django_db
+def test_bulk_approvals_under_an_amount_rule_write_what_single_ones_write(
+    company: Any, project: Any, admin: Any
+) -> None:
+    ApprovalRule.objects.create(company=company, kind="sub_job", approvals_required=2)
+    WebhookSubscription.objects.create(
+        company=company,
+        url="https://example.com/hook",
+        events=["item.approval_added", "item.accepted"],
+        secret="s",
+    )
+    alice, bob = f.approver(company), f.approver(company)
+    ids = pending_ids(project, admin, 3)
+    first = _accept(company, alice, ids)
+    assert [(o.done, o.message, o.progress) for o in first] == [(True, "approved", "1 of 2")] * 3
+    again = _accept(company, alice, ids)  # one approval per approver and version
+    assert all(not o.done and "You already approved version 1" in o.message for o in again)
+    second = _accept(company, bob, ids)
+    assert [(o.done, o.message) for o in second] == [(True, "accepted")] * 3
+    events = ErpEvent.objects.filter(object_id__in=ids, action__in=["approve", "accept"])
+    assert sorted(events.values_list("action", "actor", "from_state", "to_state")) == sorted(
+        [("approve", alice.pk, "pending", "partially_approved")] * 3
+        + [("accept", bob.pk, "partially_approved", "accepted")] * 3
+    )
+    assert {e.action: e.details for e in events} == {
+        "approve": {"approval": "1 of 2"},
+        "accept": {"approval": "2 of 2"},
+    }
+    assert Approval.objects.filter(object_id__in=ids).count() == 6
+    assert sorted(WebhookDelivery.objects.values_list("event_type", flat=True)) == sorted(
+        ["item.approval_added"] * 3 + ["item.accepted"] * 3
+    )
+    item = SubJob.objects.get(pk=ids[0])
+    assert (item.erp_accepted_by, item.erp_changed_by) == (bob, bob)
