@@ -33,18 +33,11 @@ from erpsync.states import Decision, ErpAction, ErpActionRefused, Refusal, Refus
 from projects.models import Company
 from projects.permissions import approver_required, is_accounting_approver
 
-# What the transitions of an accept may write: compared before and after, so that only what
-# the transition changed is written (an approval leaves the export fields alone).
-_WRITTEN = (
-    "erp_state",
-    "erp_rejection_reason",
-    "erp_error",
-    "erp_accepted_by_id",
-    "erp_accepted_at",
-    "erp_export_attempts",
-    "erp_changed_by_id",
-    "erp_changed_at",
-)
+
+def _fields(row: ErpItem) -> dict[str, Any]:
+    """Every column's value: compared before and after a transition, so that whatever the
+    transition wrote (and only that) is written; an approval leaves the export fields alone."""
+    return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
 
 
 @dataclass
@@ -151,7 +144,7 @@ def erp_accept_many[Item: ErpItem](
                 results[row.pk] = ErpActionRefused(decision)
                 continue
             action = approval_action(states[row.pk])
-            step = _Step(row, action, row.erp_state, {n: getattr(row, n) for n in _WRITTEN})
+            step = _Step(row, action, row.erp_state, _fields(row))
             getattr(row, action.value)(by=user, at=now)  # the transition, with its guard
             decided.append(step)
             results[row.pk] = row
@@ -214,9 +207,7 @@ def erp_reject_many[Item: ErpItem](
             except ValidationError as error:
                 results[row.pk] = error
                 continue
-            step = _Step(
-                row, ErpAction.REJECT, row.erp_state, {n: getattr(row, n) for n in _WRITTEN}
-            )
+            step = _Step(row, ErpAction.REJECT, row.erp_state, _fields(row))
             row.reject(by=user, at=now, reason=cleaned)  # the transition, with its guard
             decided.append(step)
             results[row.pk] = row
@@ -232,14 +223,15 @@ def erp_reject_many[Item: ErpItem](
 
 
 def _write(model: type[ErpItem], decided: Sequence[_Step], now: Any) -> None:
-    """What the transitions changed, in one UPDATE per action and former state (four at
+    """What the transitions changed, in one UPDATE per action and former state (a few at
     most), each guarded by that state as ConcurrentTransitionMixin.save guards one row."""
     stamped = [f.attname for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
     # The fields an action's transition wrote, on any row: the same values on every row
     # (the actor, the time, cleared fields), which one UPDATE can set.
     written: defaultdict[ErpAction, set[str]] = defaultdict(set)
     for step in decided:
-        written[step.action] |= {n for n in _WRITTEN if getattr(step.row, n) != step.before[n]}
+        after = _fields(step.row)
+        written[step.action] |= {n for n, v in after.items() if v != step.before[n]}
     groups: defaultdict[tuple[Any, ...], list[int]] = defaultdict(list)
     for step in decided:
         for name in stamped:
@@ -248,7 +240,7 @@ def _write(model: type[ErpItem], decided: Sequence[_Step], now: Any) -> None:
         groups[(step.from_state, values)].append(step.row.pk)
     for (from_state, values), ids in groups.items():
         updated = model.objects.filter(pk__in=ids, erp_state=from_state).update(**dict(values))
-        # The rows are locked by this transaction: nothing else can have moved them.
-        assert updated == len(ids), (updated, len(ids))
+        if updated != len(ids):  # the rows are locked here: nothing else can have moved them
+            raise RuntimeError(f"{updated} of {len(ids)} {model.__name__} rows written")
     for step in decided:
         step.row._update_initial_state()
