@@ -20,7 +20,7 @@ from approvals.kinds import kind_for
 from approvals.services import Outcome, decide_many
 from erpsync.kinds import erp_item_models
 from erpsync.models import Approval, ApprovalRule, ErpEvent, OutboxEmail
-from erpsync.services import erp_accept
+from erpsync.services import erp_accept, erp_send
 from subjobs.models import SubJob
 from tests import factories as f
 from tests.api_helpers import client_for, url
@@ -307,3 +307,24 @@ def test_bulk_approvals_under_an_amount_rule_write_what_single_ones_write(
     )
     item = SubJob.objects.get(pk=ids[0])
     assert (item.erp_accepted_by, item.erp_changed_by) == (bob, bob)
+
+
+@pytest.mark.django_db
+def test_a_bulk_reject_of_owner_invoices_emails_each_invoices_sender_and_creator(
+    company: Any, project: Any, admin: Any, approver: Any
+) -> None:
+    creator = f.member(project, admin=True)
+    invoices = [
+        erp_send(item=f.invoice_ready_to_send(project=project, user=creator), user=admin)
+        for _ in range(3)
+    ]
+    response = client_for(approver, company).post(
+        url(company, "owner-invoices/bulk/reject/"),
+        {"items": [{"id": i.pk} for i in invoices], "reason": "Wrong period"},
+        format="json",
+    )
+    assert response.json()["done"] == 3, response.json()["summary"]
+    emails = OutboxEmail.objects.filter(kind="rejection")
+    assert sorted(emails.values_list("event__object_id", "recipient")) == sorted(
+        (i.pk, who.email) for i in invoices for who in (admin, creator)
+    )
