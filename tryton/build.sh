@@ -100,11 +100,21 @@ $WEB_ROOT
 CONF
 mv "$CONF.new" "$CONF"
 
-# 4. The database and its books; DB.ready marks a database that got all the way through.
-if [[ -f "$DIR/db/$DB.ready" && -f "$DIR/db/$DB.sqlite" ]]; then
+# 4. The database and its books; DB.ready marks a database that got all the way through and
+# holds the requirements it was made with: a database made by other packages (Tryton 8.2's,
+# before the move to 8.0) cannot be opened by these, so it is made again.
+READY="$DIR/db/$DB.ready"
+if [[ -f "$READY" && -f "$DIR/db/$DB.sqlite" ]] && cmp -s "$HERE/requirements.txt" "$READY"; then
 	phase "database reused"
 else
-	rm -f "$DIR/db/$DB.sqlite" "$DIR/db/$DB.ready"
+	if [[ -f "$READY" ]]; then
+		echo "[tryton] database $DB was made with other Tryton packages: making it again" \
+			"(what it held is gone)"
+	fi
+	# With its -wal and -shm files: a server still running on the old database keeps them
+	# open, and SQLite would read them as the new database's (disk I/O error).
+	rm -f "$DIR/db/$DB.sqlite" "$DIR/db/$DB.sqlite-wal" "$DIR/db/$DB.sqlite-shm" \
+		"$DIR/db/$DB.sqlite-journal" "$READY"
 	touch "$DIR/db/$DB.sqlite"
 	PASSFILE=$(mktemp)
 	trap 'rm -f "$PASSFILE"' EXIT
@@ -114,6 +124,6 @@ else
 		-u account_invoice analytic_invoice --activate-dependencies
 	phase "database created (modules)"
 	"$VENV/bin/python" "$HERE/setup_books.py" -c "$CONF" -d "$DB"
-	touch "$DIR/db/$DB.ready"
+	cp "$HERE/requirements.txt" "$READY"
 	phase "books set up"
 fi
