@@ -1,4 +1,4 @@
-"""Unlink on a real Tryton 8.2 (README, Unlink): the record is voided in Tryton, and sending
+"""Unlink on a real Tryton 8.0 (README, Unlink): the record is voided in Tryton, and sending
 the item again makes a new record beside the voided one."""
 
 from __future__ import annotations
