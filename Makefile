@@ -36,8 +36,9 @@ help:
 	@echo "              schemathesis checks every operation against it (EXAMPLES=200 for more)"
 	@echo "make lint   - ruff check and ruff format --check"
 	@echo "make fmt    - ruff format and fix"
-	@echo "make tryton - install Tryton 8.2 in var/tryton, set up its books, start it on"
-	@echo "              http://127.0.0.1:$(TRYTON_PORT)/ and point the demo company at it"
+	@echo "make tryton - install Tryton 8.0 and its web client in var/tryton, set up its books,"
+	@echo "              start it on http://127.0.0.1:$(TRYTON_PORT)/ (log in as admin/admin) and"
+	@echo "              point the demo company at it"
 	@echo "make connector - switch the demo company to the pull connector and run"
 	@echo "              examples/connector.py against make run (its ERP: var/erp.json)"
 
@@ -106,8 +107,9 @@ check-deploy: install
 	CELERY_BROKER_URL="$(TEST_BROKER_URL)" EMAIL_URL=smtp://127.0.0.1:25 \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
-# Tryton 8.2 as a real ERP: its own venv, config and SQLite database under var/tryton/ (built
-# once, reused after), the server started in the background (pid in var/tryton/trytond.pid).
+# Tryton 8.0 as a real ERP: its own venv, web client (sao, from npm), config and SQLite database
+# under var/tryton/ (built once, reused after), the server started in the background (pid in
+# var/tryton/trytond.pid), serving sao at http://127.0.0.1:$(TRYTON_PORT)/.
 TRYTON_DIR := var/tryton
 TRYTON_DB := erpsync
 TRYTON_PORT ?= 8100

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from erpsync.adapters import ErpError, adapter_class, adapter_for, pulls
 from erpsync.kinds import erp_item_models
-from erpsync.models import EmailStatus, ErpItem, OutboxEmail
+from erpsync.models import EmailStatus, ErpItem, OutboxEmail, UpdateRequest
+from erpsync.models.updates import OPEN_UPDATE_STATES
 from erpsync.selectors import ConnectorQueue, connector_queue, state_counts
 from erpsync.states import AWAITING_APPROVAL, ErpState
 from projects.models import Company
@@ -192,6 +193,8 @@ class CompanyStatus:
     # A company whose own connector pulls its items: what waits for it (its stuck items are
     # the ones it has not taken in time: is it running?).
     connector: ConnectorQueue | None = None
+    # Ready to Update: open update requests by state (pending, accepted, failed), every kind.
+    updates: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,17 @@ class StatusReport:
     stuck_minutes: int
     kinds: dict[str, str] = field(default_factory=dict)  # kind -> label
     companies: list[CompanyStatus] = field(default_factory=list)
+
+
+def open_updates(company: Company) -> dict[str, int]:
+    """{state: count} of the company's open update requests, each open state listed."""
+    rows = (
+        UpdateRequest.objects.filter(company=company, state__in=OPEN_UPDATE_STATES)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    counted = dict(rows)
+    return {str(state): counted.get(state, 0) for state in OPEN_UPDATE_STATES}
 
 
 def status_report(company_list: list[Company], *, stuck_minutes: int) -> StatusReport:
@@ -219,6 +233,7 @@ def status_report(company_list: list[Company], *, stuck_minutes: int) -> StatusR
                 emails_unsent=outbox_emails(c, EmailStatus.PENDING, now=now),
                 emails_failed=outbox_emails(c, EmailStatus.FAILED, now=now),
                 connector=connector_queue(c, limit=0) if pulls(c) else None,
+                updates=open_updates(c),
             )
             for c in company_list
         ],
@@ -293,6 +308,7 @@ def status_as_json(report: StatusReport) -> dict[str, Any]:
                     "unsent": emails(cs.emails_unsent),
                     "failed": emails(cs.emails_failed),
                 },
+                "updates": cs.updates,
                 "connector": None
                 if cs.connector is None
                 else {

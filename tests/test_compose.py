@@ -429,3 +429,5 @@ def test_the_optional_tryton_service_runs_the_repos_build_script(compose: dict[s
     assert "./tryton:/opt/erpsync/tryton:ro" in tryton["volumes"]
     assert (REPO / "tryton" / "build.sh").exists()
     assert tryton["environment"]["TRYTON_LISTEN_HOST"] == "0.0.0.0"
+    # Its python:3.13-slim image has no npm, which Tryton's web client (sao) comes from.
+    assert tryton["environment"]["TRYTON_SAO"] == "0"

@@ -18,11 +18,13 @@ from django.utils import timezone
 from erpsync.adapters.sandbox import SandboxAdapter
 from erpsync.models import ErpEvent
 from erpsync.states import ErpAction, ErpState
+from erpsync.updates import erp_request_update
 from invoicing.models import OwnerInvoice
 from projects.models import Company
 from subjobs.models import SubJob
 from tests import factories as f
 from tests.drive import drive_to
+from tests.updating import synced
 
 pytestmark = pytest.mark.django_db
 
@@ -111,8 +113,10 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
         "failed",
         "stuck",
         "emails",
+        "updates",
         "connector",
     }
+    assert entry["updates"] == {"pending": 0, "accepted": 0, "failed": 0}
     assert set(entry["kinds"]) == {"job", "sub_job", "owner_invoice"}
     for kind in entry["kinds"].values():
         assert set(kind) == {"label", "counts", "total"}
@@ -124,6 +128,20 @@ def test_erp_status_json_has_the_same_keys_with_or_without_items(company: Compan
         "unsent": {"count": 0, "oldest": []},
         "failed": {"count": 0, "oldest": []},
     }
+
+
+def test_erp_status_counts_open_update_requests(
+    company: Company, sub_job: SubJob, admin: Any, approver: Any
+) -> None:
+    item = synced(sub_job, admin, approver)
+    erp_request_update(item=item, user=admin, values={"name": "Renamed"})
+    assert company_status(status_json(), company)["updates"] == {
+        "pending": 1,
+        "accepted": 0,
+        "failed": 0,
+    }
+    text = run("erp_status", "--company", company.slug)
+    assert "Ready to Update: 1 waiting for an approver, 0 being sent to the ERP, 0 failed." in text
 
 
 def test_erp_status_lists_waiting_items_oldest_first_with_age_in_seconds(

@@ -1,4 +1,4 @@
-"""The tryton adapter against a real Tryton 8.2 server (tests/tryton_server.py builds it)."""
+"""The tryton adapter against a real Tryton 8.0 server (tests/tryton_server.py builds it)."""
 
 from __future__ import annotations
 

@@ -15,9 +15,8 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from erpsync.adapters import UnlinkStatus, adapter_for
-from erpsync.exports import erp_export
 from erpsync.models import ErpEvent, SandboxRecord
-from erpsync.services import erp_accept, erp_send
+from erpsync.services import erp_send
 from erpsync.states import ErpActionRefused
 from erpsync.unlink import UNLINK_PERMISSION, StillInErp, erp_unlink
 from erpsync.updates import erp_reject_update, erp_request_update
@@ -27,23 +26,10 @@ from projects.models import Project, ToolLevel
 from tests import factories as f
 from tests.api_helpers import client_for as api_client
 from tests.api_helpers import url as api_url
+from tests.updating import exported, synced
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
-
-
-def synced(item: Any, sender: Any, approver: Any) -> Any:
-    """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    return exported(erp_send(item=item, user=sender), approver)
-
-
-def exported(item: Any, approver: Any) -> Any:
-    """Accept the sent item and export it for real."""
-    item = erp_accept(item=item, user=approver, export=False)
-    result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
-    assert result.outcome == "synced", result.detail
-    item.refresh_from_db()
-    return item
 
 
 def sandbox(action: str, item: Any, *args: str) -> None:

@@ -1,4 +1,4 @@
-"""Unlink on a real Tryton 8.2 (README, Unlink): the record is voided in Tryton, and sending
+"""Unlink on a real Tryton 8.0 (README, Unlink): the record is voided in Tryton, and sending
 the item again makes a new record beside the voided one."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from erpsync.adapters import UnlinkStatus
-from erpsync.exports import erp_export
 from erpsync.models import ErpEvent
-from erpsync.services import erp_accept, erp_send
 from erpsync.states import ErpActionRefused
 from erpsync.unlink import StillInErp, erp_unlink
 from jobs.services import job_send
@@ -19,22 +17,9 @@ from projects.models import ToolLevel
 from tests import factories as f
 from tests.tryton_books import pay_in_tryton, tryton
 from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
+from tests.updating import exported, synced
 
 pytestmark = pytest.mark.django_db
-
-
-def synced(item: Any, sender: Any, approver: Any) -> Any:
-    """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    return exported(erp_send(item=item, user=sender), approver)
-
-
-def exported(item: Any, approver: Any) -> Any:
-    """Accept the sent item and export it for real."""
-    item = erp_accept(item=item, user=approver, export=False)
-    result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
-    assert result.outcome == "synced", result.detail
-    item.refresh_from_db()
-    return item
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Ready to Update against a real Tryton 8.2 (tests/tryton_server.py): a rename accepted in
+"""Ready to Update against a real Tryton 8.0 (tests/tryton_server.py): a rename accepted in
 erpsync renames the job's or sub job's analytic account in Tryton, read back from Tryton."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""A real Tryton 8.2 server for the tests, built once and reused.
+"""A real Tryton 8.0 server for the tests, built once and reused.
 
-The venv and a pristine, fully set-up database (tryton/build.sh: modules, company, chart of
-accounts, fiscal year, payment term, analytic root) are cached under var/tryton-test/<key>,
+The venv, Tryton's web client (sao, served at the server's /) and a pristine, fully set-up
+database (tryton/build.sh: modules, company, chart of accounts, fiscal year, payment term,
+analytic root, payment method) are cached under var/tryton-test/<key>,
 the key being a hash of the pinned packages and the build scripts. Each test session copies
 the pristine database into a temporary folder and starts trytond on a free port. A build that
 fails makes the tests fail: they are never skipped.
@@ -81,7 +82,8 @@ def start(folder: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], dict[st
     port = free_port()
     conf = workdir / "trytond.conf"
     conf.write_text(
-        f"[database]\nuri = sqlite://\npath = {db}\n\n[web]\nlisten = 127.0.0.1:{port}\n"
+        f"[database]\nuri = sqlite://\npath = {db}\n\n"
+        f"[web]\nlisten = 127.0.0.1:{port}\nroot = {folder / 'sao'}\n"
     )
     log = open(workdir / "trytond.log", "wb")  # noqa: SIM115 - closed with the server
     process = subprocess.Popen(

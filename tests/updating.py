@@ -1,4 +1,4 @@
-"""Helpers of the Ready to Update tests (tests/test_updates*.py): items synced for real
+"""Helpers of the Ready to Update and Unlink tests: items synced for real
 through the company's adapter, and the approvers' URLs and posts."""
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ def client_for(user: Any) -> Client:
 
 def synced(item: Any, sender: Any, approver: Any) -> Any:
     """Send, accept and export the item to the company's ERP for real (no worker needed)."""
-    item = erp_accept(item=erp_send(item=item, user=sender), user=approver, export=False)
+    return exported(erp_send(item=item, user=sender), approver)
+
+
+def exported(item: Any, approver: Any) -> Any:
+    """Accept the sent item and export it for real."""
+    item = erp_accept(item=item, user=approver, export=False)
     result = erp_export(model=type(item), item_id=item.pk, try_number=1, requeue=lambda c: None)
     assert result.outcome == "synced", result.detail
     item.refresh_from_db()

@@ -8,7 +8,11 @@ activated account_invoice and analytic_invoice:
 It talks to the database directly (proteus with a local trytond, no server) and creates what
 is missing: the company "Demo Builders" in USD, the chart of accounts from the English
 template, a fiscal year for the current year with monthly periods, a strict move sequence and
-invoice sequences, a "Direct" payment term and an analytic root "Jobs".
+invoice sequences, a "Direct" payment term, an analytic root "Jobs" and an invoice payment
+method "Cash" (the Cash journal, account 1.1.1), which the Pay button of an invoice in Tryton's
+web client asks for. The first-login configuration wizards (languages, users, company, chart)
+are marked done: this script did their work, and the web client would otherwise open them at
+the user's first login.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ COMPANY_NAME = "Demo Builders"
 CHART = "account.account_template_root_en"
 PAYMENT_TERM = "Direct"
 ANALYTIC_ROOT = "Jobs"
+PAYMENT_METHOD = "Cash"
+# "Cash and Cash Equivalents" in the English chart, the account Tryton's own tests pay into.
+CASH_ACCOUNT_CODE = "1.1.1"
 
 
 def step(name: str, started: float) -> None:
@@ -140,6 +147,26 @@ def setup(database: str, config_file: str, company_name: str) -> None:
         Analytic(name=ANALYTIC_ROOT, code="JOBS", type="root", company=company).save()
         print(f"  created analytic root {ANALYTIC_ROOT}")
     step("payment term and analytic root", started)
+
+    PaymentMethod = Model.get("account.invoice.payment.method")
+    if not PaymentMethod.find([("company", "=", company.id)]):
+        Journal = Model.get("account.journal")
+        (journal,) = Journal.find([("type", "=", "cash")], limit=1)
+        (cash,) = Account.find([("company", "=", company.id), ("code", "=", CASH_ACCOUNT_CODE)])
+        PaymentMethod(
+            name=PAYMENT_METHOD,
+            company=company,
+            journal=journal,
+            credit_account=cash,
+            debit_account=cash,
+        ).save()
+        print(f"  created invoice payment method {PAYMENT_METHOD}")
+    step("payment method", started)
+
+    WizardItem = Model.get("ir.module.config_wizard.item")
+    for item in WizardItem.find([("state", "=", "open")]):
+        item.state = "done"
+        item.save()
     print(f"Books ready for {company_name} in database {database}.")
 
 

@@ -8,7 +8,8 @@ or not at all, and a refused or rolled-back transition sends nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from api.representations import item_payload, item_payloads, request_payload
 from erpsync.events import ItemTransitioned, subscribe
@@ -44,39 +45,39 @@ UPDATE_EVENTS: dict[str, EventType] = {
 }
 
 
-def webhooks_on_update(message: UpdateTransitioned) -> None:
-    event_type = UPDATE_EVENTS.get(message.action)
+def _announce(event_type: EventType | None, event: Any, data: Callable[[], dict[str, Any]]) -> None:
+    """A delivery row per subscription listening to `event_type`; `data` is built only when
+    someone listens."""
     if event_type is None:
         return
-    company = message.event.company
-    subscriptions = subscriptions_listening(company, event_type)
+    subscriptions = subscriptions_listening(event.company, event_type)
     if subscriptions:
         enqueue(
             subscriptions=subscriptions,
             event_type=event_type,
-            company=company,
-            data={
-                "item": item_payload(message.item),
-                "update_request": request_payload(message.request),
-            },
-            created=message.event.created_at,
+            company=event.company,
+            data=data(),
+            created=event.created_at,
         )
+
+
+def webhooks_on_update(message: UpdateTransitioned) -> None:
+    _announce(
+        UPDATE_EVENTS.get(message.action),
+        message.event,
+        lambda: {
+            "item": item_payload(message.item),
+            "update_request": request_payload(message.request),
+        },
+    )
 
 
 def webhooks_on_transition(message: ItemTransitioned) -> None:
-    event_type = ACTION_EVENTS.get(message.action)
-    if event_type is None:
-        return
-    company = message.event.company
-    subscriptions = subscriptions_listening(company, event_type)
-    if subscriptions:
-        enqueue(
-            subscriptions=subscriptions,
-            event_type=event_type,
-            company=company,
-            data={"item": item_payload(message.item)},
-            created=message.event.created_at,
-        )
+    _announce(
+        ACTION_EVENTS.get(message.action),
+        message.event,
+        lambda: {"item": item_payload(message.item)},
+    )
 
 
 def webhooks_on_transitions(messages: Sequence[ItemTransitioned]) -> None:

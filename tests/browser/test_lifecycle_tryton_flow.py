@@ -1,17 +1,16 @@
 """The README's walk-through of the ERP lifecycle, clicked through in Chromium against a real
 Tryton and a real Celery worker: a new project is created and sent as a job, then a sub job and
-an owner invoice are sent, accepted and synced; the owner pays in Tryton, a Refresh shows the
-invoice paid (issue 14, "Done when")."""
+an owner invoice are sent, accepted and synced; the owner's payment is booked in Tryton's own
+web client (sao, Pay on the invoice), a Refresh shows the invoice paid (issue 14, "Done
+when")."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from erpsync.adapters.tryton import TrytonAdapter
@@ -19,6 +18,7 @@ from invoicing.models import OwnerInvoice
 from jobs.models import Job
 from projects.models import Company
 from subjobs.models import SubJob
+from tests.browser import sao
 from tests.procs import wait_for
 from tests.tryton_server import tryton_server, use_tryton  # noqa: F401 - the fixture
 
@@ -144,10 +144,25 @@ def test_a_new_project_its_sub_job_and_a_paid_invoice_through_tryton(
     assert tryton_invoice["state"] == "posted"
     assert Decimal(str(tryton_invoice["total_amount"])) == Decimal("36000.00")
 
-    # 5. The owner pays in Tryton; Refresh brings the payment back and the invoice shows paid.
-    out = StringIO()
-    call_command("erp_tryton", "pay", invoice.erp_id, "--company", "demo-builders", stdout=out)
-    assert "payment of 36000.00 booked" in out.getvalue()
+    # 5. The owner pays: in Tryton's web client (a tab of its own), the invoice's Pay button.
+    # Refresh brings the payment back and the invoice shows paid.
+    tryton_tab = page.context.new_page()
+    sao.log_in(tryton_tab, tryton_server["url"])
+    form = sao.open_posted_customer_invoice(tryton_tab, "Dockside Holdings", "36,000.00")
+    expect(form.locator("select[name=state] option:checked")).to_have_text("Posted")
+    sao.pay(tryton_tab, form)
+    tryton_tab.close()
+    (paid_in_tryton,) = tryton.search_read(
+        "account.invoice",
+        [["id", "=", int(invoice.erp_id)]],
+        ["state", "amount_to_pay", "payment_lines"],
+    )
+    assert paid_in_tryton["state"] == "paid"
+    assert Decimal(str(paid_in_tryton["amount_to_pay"])) == Decimal("0.00")
+    payments = tryton.search_read(
+        "account.move.line", [["id", "in", paid_in_tryton["payment_lines"]]], ["credit"]
+    )
+    assert sum(Decimal(str(line["credit"])) for line in payments) == Decimal("36000.00")
     page.goto(f"{live_server.url}/companies/demo-builders/erp/owner_invoice/synced/")
     page.locator('tr[data-item="owner invoice INV-500"]').locator(
         "[data-erp-action=refresh]"

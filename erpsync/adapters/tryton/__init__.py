@@ -1,4 +1,4 @@
-"""Tryton 8.2 as the ERP, reached over its JSON-RPC API (stdlib only).
+"""Tryton 8.0 (LTS) as the ERP, reached over its JSON-RPC API (stdlib only).
 
 Settings (Company.erp_settings): ``url`` (the server, e.g. http://127.0.0.1:8000/),
 ``database``, ``username``, ``password`` (all required), ``timeout`` (seconds, default 30)

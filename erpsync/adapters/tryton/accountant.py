@@ -1,7 +1,7 @@
 """What an accountant does in Tryton itself: book an owner's payment against a customer invoice,
-or cancel one. erpsync never does this to an ERP; the demo (`manage.py erp_tryton`) and the tests
-use it to play the ERP's side, as `erp_sandbox` does for the sandbox, since Tryton's web client
-(sao) is not published for Tryton 8.2."""
+or cancel one. erpsync never does this to an ERP; `manage.py erp_tryton` and the tests use it to
+play the ERP's side from a script, as `erp_sandbox` does for the sandbox. A person does the same
+in Tryton's web client (sao, served by `make tryton`'s server): Pay on the invoice."""
 
 from __future__ import annotations
 

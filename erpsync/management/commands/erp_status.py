@@ -100,6 +100,13 @@ class Command(BaseCommand):
             empty="none",
         )
 
+        updates = status.updates
+        self.stdout.write(
+            f"\n  Ready to Update: {updates.get('pending', 0)} waiting for an approver, "
+            f"{updates.get('accepted', 0)} being sent to the ERP, {updates.get('failed', 0)} "
+            "failed."
+        )
+
         minutes, stuck = report.stuck_minutes, len(status.stuck)
         if status.connector is not None:
             queue = status.connector
