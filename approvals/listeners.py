@@ -7,6 +7,11 @@ to a broker outage or a killed worker; the delivery is queued when the transacti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import prefetch_related_objects
+
 from approvals import update_emails
 from approvals.digest import DIGEST_KIND, render_daily_summary
 from approvals.emails import (
@@ -19,7 +24,7 @@ from approvals.emails import (
 )
 from approvals.reminders import ESCALATION_KIND, REMINDER_KIND, render_reminder
 from erpsync.events import DriftFound, ItemTransitioned, subscribe
-from erpsync.outbox import enqueue_emails, register_renderer
+from erpsync.outbox import enqueue_emails, enqueue_event_emails, register_renderer
 
 DRIFT_KIND = "reconcile_drift"
 
@@ -37,6 +42,33 @@ def email_on_transition(message: ItemTransitioned) -> None:
     )
 
 
+def emails_on_transitions(messages: Sequence[ItemTransitioned]) -> None:
+    """email_on_transition for a bulk decision: the same rows, with the approvers read once
+    per company and kind and the items' creators once, written in one INSERT."""
+    wanted = [
+        (kind, m)
+        for m in messages
+        if (kind := EVENT_EMAILS.get(m.action)) is not None
+        and not (m.event.details or {}).get("direct_export")
+    ]
+    creators = [m.item for kind, m in wanted if kind == "rejection"]
+    if creators and any(f.name == "created_by" for f in type(creators[0])._meta.fields):
+        prefetch_related_objects(creators, "created_by")  # rejection_recipients reads it
+    approvers: dict[tuple[str, int, str], Any] = {}
+    emails = []
+    for kind, m in wanted:
+        company = m.event.company
+        if kind == "rejection":  # to the item's own people
+            recipients = event_recipients(kind, m.item, company)
+        else:  # to the kind's approvers: the same for every item
+            key = (kind, company.pk, m.item.erp_kind)
+            if key not in approvers:
+                approvers[key] = event_recipients(kind, m.item, company)
+            recipients = approvers[key]
+        emails.append((kind, recipients, company, m.event))
+    enqueue_event_emails(emails)
+
+
 def email_on_drift(message: DriftFound) -> None:
     enqueue_emails(
         kind=DRIFT_KIND,
@@ -47,7 +79,7 @@ def email_on_drift(message: DriftFound) -> None:
 
 
 def register() -> None:
-    subscribe(ItemTransitioned, email_on_transition)
+    subscribe(ItemTransitioned, email_on_transition, many=emails_on_transitions)
     subscribe(DriftFound, email_on_drift)
     for kind in BUILDERS:
         register_renderer(kind, render_event_email)

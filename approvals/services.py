@@ -1,4 +1,5 @@
-"""Approvers' decisions, one item or many. Each item is decided in its own transaction."""
+"""Approvers' decisions, one item or many. A bulk accept or reject decides its items together
+in one transaction (erpsync.bulk); a bulk retry, each item in its own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from approvals.email_links import ACCEPT, NOT_YOURS, EmailLink, Obstacle, link_o
 from approvals.kinds import Kind
 from approvals.models import UsedEmailLink
 from erpsync.approval import approval_states
+from erpsync.bulk import erp_accept_many, erp_reject_many
 from erpsync.models import ErpEvent, ErpItem
 from erpsync.services import (
     erp_accept,
@@ -68,7 +70,7 @@ def decide_many(
     versions: dict[int, int | None],
     reason: str = "",
 ) -> list[Outcome]:
-    """Decide each selected item on its own: one refusal never undoes the others."""
+    """Decide each selected item: one refusal never undoes the others, each is reported."""
     if decision == "reject":
         if not reason.strip():
             raise ValidationError(
@@ -76,6 +78,14 @@ def decide_many(
             )
         require_storable(reason=reason)
     items = {item.pk: item for item in kind.model.erp_queue(company).filter(pk__in=versions)}
+    # Accepts and rejections: all in one transaction, a fixed number of queries
+    # (erpsync.bulk); a retry, one transaction per item.
+    chosen = list(items.values())
+    decided: dict[int, ErpItem | ErpActionRefused | ValidationError] = {}
+    if decision == "accept":
+        decided = dict(erp_accept_many(items=chosen, user=user, versions=versions))
+    elif decision == "reject":
+        decided = dict(erp_reject_many(items=chosen, user=user, reason=reason))
     outcomes: list[Outcome] = []
     partial: dict[int, ErpItem] = {}  # outcome index → an item left partly approved
     for item_id, version in versions.items():
@@ -84,7 +94,12 @@ def decide_many(
             outcomes.append(Outcome(item_id, f"item {item_id}", False, "No such item."))
             continue
         try:
-            item = decide(item=item, user=user, decision=decision, reason=reason, version=version)
+            result = decided.get(item_id)
+            if isinstance(result, Exception):
+                raise result
+            item = result or decide(
+                item=item, user=user, decision=decision, reason=reason, version=version
+            )
         except ErpActionRefused as refusal:
             outcomes.append(Outcome(item_id, item.erp_title, False, " ".join(refusal.reasons)))
         except ValidationError as error:

@@ -344,7 +344,8 @@ def _row_or_page(
 @login_required
 @require_POST
 def erp_bulk(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
-    """Accept or reject the selected rows, each on its own; report what happened to each."""
+    """Accept or reject the selected rows (decide_many: one refusal undoes no other); report
+    what happened to each."""
     access = _approver(request, slug)
     tab = kind_for(access.company, kind)
     if not access.decides(tab.key):

@@ -85,8 +85,8 @@ def bulk_accept(client: Any, company: Any, project: Any, size: int, exports: str
     assert answer["done"] == len(chosen), answer["summary"][:500]
     print(
         f"API bulk accept of {len(chosen)} items in one request: {elapsed:.2f} s "
-        f"({elapsed / len(chosen) * 1000:.1f} ms per item, each in its own transaction, "
-        f"{exports}): {states.count('synced')} synced, {states.count('accepted')} exporting, "
+        f"({elapsed / len(chosen) * 1000:.1f} ms per item, {exports}): "
+        f"{states.count('synced')} synced, {states.count('accepted')} exporting, "
         f"{states.count('export_failed')} failed; {statements / len(chosen):.1f} SQL "
         "queries per item"
     )

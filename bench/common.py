@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -71,3 +72,35 @@ def machine() -> str:
         pass
     load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load {load}"
+
+
+def load() -> str:
+    """The load average now (1, 5, 15 minutes): the machine is shared, so each figure says
+    how busy it was."""
+    return "load " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def clone_rows(
+    model: Any, template: Any, overrides: dict[str, str], source: str, where: str = "TRUE"
+) -> int:
+    """Insert copies of the saved row `template` of `model` in one INSERT … SELECT: every
+    column as in the template except `overrides` ({column: SQL expression}), one row per row
+    of `source` (a FROM clause beside the template's table `t`, e.g. "generate_series(1, 9)
+    AS n") that `where` keeps. PostgreSQL builds the rows itself: 100,000 in a few seconds,
+    where building them in Python for COPY took 30 s. Returns how many."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set(overrides) - set(columns)
+    assert not unknown, unknown
+    values = ", ".join(overrides.get(c, f"t.{quote(c)}") for c in columns)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+            f"SELECT {values} FROM {table} t, {source} "
+            f"WHERE t.{quote(model._meta.pk.column)} = %s AND ({where})",
+            [template.pk],
+        )
+        return cursor.rowcount

@@ -12,7 +12,7 @@ rolls the whole transition back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,19 +56,42 @@ class DriftFound:
 
 
 Listener = Callable[[Any], None]
+BatchListener = Callable[[Sequence[Any]], None]
 _listeners: defaultdict[type, list[Listener]] = defaultdict(list)
+# A listener's form for many messages at once (publish_many): the same effect as calling the
+# listener on each message, in a fixed number of queries for the lot.
+_batch_forms: dict[Listener, BatchListener] = {}
 
 
-def subscribe(message_type: type, listener: Listener) -> None:
+def subscribe(message_type: type, listener: Listener, *, many: BatchListener | None = None) -> None:
     """Call `listener(message)` for every published message of `message_type`, once each
-    even when subscribed twice (AppConfig.ready() may run again in tests)."""
+    even when subscribed twice (AppConfig.ready() may run again in tests). `many`, when
+    given, is its form for a batch (publish_many): it must do what `listener` does to each."""
     if listener not in _listeners[message_type]:
         _listeners[message_type].append(listener)
+    if many is not None:
+        _batch_forms[listener] = many
 
 
 def publish(message: object) -> None:
     for listener in list(_listeners[type(message)]):
         listener(message)
+
+
+def publish_many(messages: Sequence[object]) -> None:
+    """Publish messages of one type, as publish() on each would, inside the caller's
+    transaction (a bulk decision's): a listener with a batch form gets them all at once, any
+    other each in turn. Listeners run one after another over the batch rather than message
+    by message; none depends on another's effects."""
+    if not messages:
+        return
+    for listener in list(_listeners[type(messages[0])]):
+        many = _batch_forms.get(listener)
+        if many is not None:
+            many(messages)
+        else:
+            for message in messages:
+                listener(message)
 
 
 def listeners(message_type: type) -> list[Listener]:

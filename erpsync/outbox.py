@@ -58,21 +58,15 @@ class Recipient:
     user: Any = None
 
 
-def enqueue_emails(
-    *,
+def _rows(
     kind: str,
     recipients: Iterable[Recipient],
-    company: Any = None,
-    event: ErpEvent | None = None,
-    payload: dict[str, Any] | None = None,
-    key: Callable[[Recipient], str] | None = None,
-    deliver: bool = True,
+    company: Any,
+    event: ErpEvent | None,
+    payload: dict[str, Any] | None,
+    key: Callable[[Recipient], str] | None,
 ) -> list[OutboxEmail]:
-    """Write one row per recipient (no duplicate addresses) in the caller's transaction and
-    queue their delivery when it commits (unless `deliver` is False: the caller delivers them
-    itself, and the sweeper is the safety net). With `key`, a recipient whose key exists
-    already gets no second row (e.g. a daily summary run twice), and the rows returned are
-    those of the keys given that are still unsent."""
+    """One row per recipient, no duplicate addresses."""
     rows: list[OutboxEmail] = []
     seen: set[str] = set()
     for recipient in recipients:
@@ -91,6 +85,25 @@ def enqueue_emails(
                 payload=payload or {},
             )
         )
+    return rows
+
+
+def enqueue_emails(
+    *,
+    kind: str,
+    recipients: Iterable[Recipient],
+    company: Any = None,
+    event: ErpEvent | None = None,
+    payload: dict[str, Any] | None = None,
+    key: Callable[[Recipient], str] | None = None,
+    deliver: bool = True,
+) -> list[OutboxEmail]:
+    """Write one row per recipient (no duplicate addresses) in the caller's transaction and
+    queue their delivery when it commits (unless `deliver` is False: the caller delivers them
+    itself, and the sweeper is the safety net). With `key`, a recipient whose key exists
+    already gets no second row (e.g. a daily summary run twice), and the rows returned are
+    those of the keys given that are still unsent."""
+    rows = _rows(kind, recipients, company, event, payload, key)
     if not rows:
         return []
     if key is None:
@@ -105,6 +118,20 @@ def enqueue_emails(
         # robust: a broker that cannot be reached is logged; the sweeper sends them later.
         transaction.on_commit(partial(_queue_delivery, [r.pk for r in created]), robust=True)
     return created
+
+
+def enqueue_event_emails(emails: Iterable[tuple[str, Iterable[Recipient], Any, ErpEvent]]) -> None:
+    """enqueue_emails for many events at once (kind, recipients, company, event): the same
+    rows, in one INSERT, and their delivery queued in one message when the transaction
+    commits (send_outbox_emails)."""
+    rows = [
+        r
+        for kind, to, company, event in emails
+        for r in _rows(kind, to, company, event, None, None)
+    ]
+    if rows:
+        ids = [row.pk for row in OutboxEmail.objects.bulk_create(rows)]
+        transaction.on_commit(partial(send_outbox_emails.delay, ids), robust=True)
 
 
 def _queue_delivery(ids: list[int]) -> None:
@@ -222,3 +249,13 @@ def unsent_emails(limit: int = 500) -> list[int]:
 def send_outbox_email(pk: int) -> str:
     """Deliver one outbox row (thin: erpsync.outbox.deliver_email does the work)."""
     return deliver_email(pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_outbox_emails(ids: list[int]) -> int:
+    """Queue the delivery of many outbox rows (a bulk decision's): one message from the
+    request, the per-row tasks published here. Delivery is once per row whatever repeats
+    (the row's lease and state); a lost message is the sweeper's."""
+    for pk in ids:
+        send_outbox_email.delay(pk)
+    return len(ids)

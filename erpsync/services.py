@@ -17,7 +17,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from erpsync.adapters import pulls
-from erpsync.approval import approval_state, direct_export, membership_of, standing_in_for
+from erpsync.approval import (
+    ApprovalState,
+    approval_state,
+    direct_export,
+    membership_of,
+    standing_in_for,
+)
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
 from erpsync.selectors import events_since, stale_export_items
@@ -33,7 +39,7 @@ from erpsync.states import (
     RefusalKind,
     StaleEdit,
 )
-from projects.models import Project
+from projects.models import CompanyMembership, Project
 from projects.permissions import approver_required, is_accounting_approver
 from projects.terms import terms_for
 
@@ -141,23 +147,11 @@ def _transition[Item: ErpItem](
             )
         if not decision.allowed:
             raise ErpActionRefused(decision)
-        if expected_version is not None and locked.erp_version != expected_version:
-            raise ErpActionRefused(
-                Decision(
-                    action=action,
-                    refusals=(
-                        Refusal(
-                            RefusalKind.STATE,
-                            f"This {locked.erp_kind_label} changed since you opened it: "
-                            f"{display_name(locked.erp_changed_by)} last acted on it at "
-                            f"{when(locked.erp_changed_at)} (version {expected_version} is now "
-                            f"{locked.erp_version}): reload the page and review it again.",
-                        ),
-                    ),
-                )
-            )
+        stale = stale_version(locked, expected_version)
+        if stale is not None:
+            raise ErpActionRefused(Decision(action=action, refusals=(stale,)))
         if action == ErpAction.REJECT:
-            reason = _clean_reason(locked, reason)
+            reason = clean_reason(locked, reason)
         step: dict[str, Any] = {}
         if action == ErpAction.ACCEPT:
             action, step = _approval_step(locked, user)
@@ -211,6 +205,19 @@ def _transition[Item: ErpItem](
     return locked
 
 
+def stale_version(locked: ErpItem, expected_version: int | None) -> Refusal | None:
+    """Why a decision on the version the approver reviewed no longer applies, if it does not."""
+    if expected_version is None or locked.erp_version == expected_version:
+        return None
+    return Refusal(
+        RefusalKind.STATE,
+        f"This {locked.erp_kind_label} changed since you opened it: "
+        f"{display_name(locked.erp_changed_by)} last acted on it at "
+        f"{when(locked.erp_changed_at)} (version {expected_version} is now "
+        f"{locked.erp_version}): reload the page and review it again.",
+    )
+
+
 def _approval_step(locked: ErpItem, user: Any) -> tuple[ErpAction, dict[str, Any]]:
     """An approver's Accept under the company's policy: the acceptance when it is the last
     approval the item's amount needs, else one approval (the item is then partly approved).
@@ -218,15 +225,26 @@ def _approval_step(locked: ErpItem, user: Any) -> tuple[ErpAction, dict[str, Any
     stands in for."""
     state = approval_state(locked)
     membership = membership_of(user, locked.erp_company)
+    stand_ins = standing_in_for(membership, locked.erp_kind)
+    as_admin = membership is not None and membership.is_erp_tool_admin
+    action = approval_action(state)
+    details = approval_details(state, stand_ins)
+    return action, {"details": details, "approval": {"as_tool_admin": as_admin}}
+
+
+def approval_action(state: ApprovalState) -> ErpAction:
+    """The acceptance when this is the last approval the item needs, else one approval."""
+    return ErpAction.ACCEPT if state.remaining <= 1 else ErpAction.APPROVE
+
+
+def approval_details(state: ApprovalState, stand_ins: list[CompanyMembership]) -> dict[str, Any]:
+    """What an approval's audit row adds: '2 of 3', and whom a delegate stands in for."""
     details: dict[str, Any] = {}
     if state.requirement.count > 1:
         details["approval"] = f"{state.given + 1} of {state.requirement.count}"
-    stand_ins = standing_in_for(membership, locked.erp_kind)
     if stand_ins:
         details["for"] = [display_name(m.user) for m in stand_ins]
-    as_admin = membership is not None and membership.is_erp_tool_admin
-    action = ErpAction.ACCEPT if state.remaining <= 1 else ErpAction.APPROVE
-    return action, {"details": details, "approval": {"as_tool_admin": as_admin}}
+    return details
 
 
 def _export_directly(locked: ErpItem, *, user: Any, at: Any) -> None:
@@ -246,7 +264,7 @@ def _export_directly(locked: ErpItem, *, user: Any, at: Any) -> None:
     publish(ItemTransitioned(item=locked, event=event))
 
 
-def _clean_reason(item: ErpItem, reason: str) -> str:
+def clean_reason(item: ErpItem, reason: str) -> str:
     reason = (reason or "").strip()
     require_storable(reason=reason)
     if item.erp_state in AWAITING_APPROVAL and not reason:

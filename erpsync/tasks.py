@@ -41,6 +41,17 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_items(kind: str, item_ids: list[int]) -> int:
+    """Queue the export of each of many accepted items (a bulk accept): one message from the
+    request, its per-item tasks published here, off the request's path. A lost or repeated
+    message loses or doubles nothing: export_item is safe to run twice and the sweeper
+    finds accepted items nobody exported."""
+    for item_id in item_ids:
+        export_item.delay(kind, item_id)
+    return len(item_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def update_item(request_id: int, try_number: int = 1) -> str:
     """Send one accepted update request to the ERP (Ready to Update); safe to run twice (the
     request's state, the lease and the update's idempotency key each stop a second one)."""

@@ -7,17 +7,18 @@ or not at all, and a refused or rolled-back transition sends nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from api.representations import item_payload, request_payload
+from api.representations import item_payload, item_payloads, request_payload
 from erpsync.events import ItemTransitioned, subscribe
 from erpsync.outbox import register_renderer
 from erpsync.states import ErpAction
 from erpsync.updates import UpdateTransitioned
 from webhooks.emails import render_disabled
 from webhooks.models import EventType
-from webhooks.outbox import DISABLED_EMAIL, enqueue
+from webhooks.outbox import DISABLED_EMAIL, enqueue, enqueue_many
 from webhooks.selectors import subscriptions_listening
 
 # RETRY_EXPORT has no event: the retried export ends in item.synced or item.export_failed.
@@ -79,7 +80,29 @@ def webhooks_on_transition(message: ItemTransitioned) -> None:
     )
 
 
+def webhooks_on_transitions(messages: Sequence[ItemTransitioned]) -> None:
+    """webhooks_on_transition for a bulk decision: the same rows (one event per item, one row
+    per item and subscription, the same payloads), with the subscriptions read and the
+    payloads built once per company, event type and kind, and the rows written at once."""
+    groups: defaultdict[tuple[int, str, type], list[ItemTransitioned]] = defaultdict(list)
+    for message in messages:
+        event_type = ACTION_EVENTS.get(message.action)
+        if event_type is not None:
+            key = (message.event.company_id, event_type, type(message.item))
+            groups[key].append(message)
+    for (_, event_type, _), group in groups.items():
+        company = group[0].event.company
+        subscriptions = subscriptions_listening(company, event_type)
+        if subscriptions:
+            payloads = item_payloads([m.item for m in group], company)
+            events = [
+                (event_type, {"item": payload}, m.event.created_at)
+                for m, payload in zip(group, payloads, strict=True)
+            ]
+            enqueue_many(subscriptions=subscriptions, company=company, events=events)
+
+
 def register() -> None:
-    subscribe(ItemTransitioned, webhooks_on_transition)
+    subscribe(ItemTransitioned, webhooks_on_transition, many=webhooks_on_transitions)
     subscribe(UpdateTransitioned, webhooks_on_update)
     register_renderer(DISABLED_EMAIL, render_disabled)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -83,6 +83,35 @@ def enqueue(
     )
     # robust: a broker that cannot be reached is logged; the sweeper sends them later.
     transaction.on_commit(partial(queue_deliveries, [row.pk for row in rows]), robust=True)
+    return rows
+
+
+def enqueue_many(
+    *,
+    subscriptions: Sequence[WebhookSubscription],
+    company: Company,
+    events: Sequence[tuple[str, Any, datetime]],
+) -> list[WebhookDelivery]:
+    """enqueue for many events (event type, data, created) of one company to the same
+    subscriptions: each event its own id and payload, as enqueue writes them, in one INSERT
+    and one queueing on commit."""
+    rows = []
+    for event_type, data, created in events:
+        event_id = uuid.uuid4()
+        payload = event_payload(
+            event_id=event_id, event_type=event_type, created=created, company=company, data=data
+        )
+        rows += [
+            WebhookDelivery(
+                subscription=subscription, event_id=event_id, event_type=event_type, payload=payload
+            )
+            for subscription in subscriptions
+        ]
+    if not rows:
+        return []
+    rows = WebhookDelivery.objects.bulk_create(rows)
+    # One message from the request for all of them (deliver_webhooks fans them out).
+    transaction.on_commit(partial(deliver_webhooks.delay, [row.pk for row in rows]), robust=True)
     return rows
 
 
@@ -273,3 +302,12 @@ def due_deliveries(limit: int = 500) -> list[int]:
 def deliver_webhook(pk: int) -> str:
     """Deliver one webhook row (thin: webhooks.outbox.deliver does the work)."""
     return deliver(pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhooks(ids: list[int]) -> int:
+    """Queue the delivery of many webhook rows (a bulk decision's): one message from the
+    request, the per-row tasks published here; each row's lease and state keep its delivery
+    single whatever repeats, and the sweeper finds a lost one."""
+    queue_deliveries(ids)
+    return len(ids)

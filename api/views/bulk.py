@@ -1,7 +1,7 @@
-"""Bulk decisions on one kind of item: accept, reject or retry up to 500 items in one request,
-each item decided in its own transaction (approvals.services.decide_many), with an outcome
-per item. The rules are the page's (approvals.views.erp_bulk): accounting approvers holding
-the kind's export right; a refusal of one item never undoes another."""
+"""Bulk decisions on one kind of item: accept, reject or retry up to 500 items in one request
+(approvals.services.decide_many: an accept or a reject in one transaction, erpsync.bulk),
+with an outcome per item. The rules are the page's (approvals.views.erp_bulk): accounting
+approvers holding the kind's export right; a refusal of one item never undoes another."""
 
 from __future__ import annotations
 
