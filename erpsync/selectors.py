@@ -132,6 +132,20 @@ def worker_leases(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
     )
 
 
+def export_holds(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
+    """The model's export attempts that hold their item now: a worker's live lease, or a
+    transient failure whose retry is still scheduled (its backoff has not run out). The sweeper
+    leaves such items alone, and so does a batch claim (erpsync.batch_exports): the retry's own
+    task takes the item when its countdown ends."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
+    attempts = ExportAttempt.objects.filter(content_type=ContentType.objects.get_for_model(model))
+    return worker_leases(model) | attempts.filter(
+        outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window
+    )
+
+
 def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     """Accepted items whose export has not finished in time and that nothing is working on:
     accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry
@@ -143,14 +157,8 @@ def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     for the connector, which nothing here can hurry; nor one a connector's claim still holds."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
-    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
-    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
     content_type = ContentType.objects.get_for_model(model)
-    attempts = ExportAttempt.objects.filter(content_type=content_type)
-    held = (
-        worker_leases(model)
-        | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
-    ).values("object_id")
+    held = export_holds(model).values("object_id")
     requeued = ErpEvent.objects.filter(
         content_type=content_type,
         object_id=OuterRef("pk"),

@@ -380,6 +380,65 @@ def erp_mark_synced[Item: ErpItem](
     )
 
 
+# What mark_synced changes on an item's row (ErpItem.mark_synced), for the batch's one UPDATE.
+_SYNCED_FIELDS = ["erp_state", "erp_id", "erp_export_attempts", "erp_error", "erp_changed_by",
+                  "erp_changed_at"]  # fmt: skip
+
+
+def erp_mark_synced_many[Item: ErpItem](
+    *, model: type[Item], erp_ids: dict[int, str], adapter: str = ""
+) -> list[Item]:
+    """erp_mark_synced for a batch of one kind ({item id: ERP id}), by the export worker, in
+    one transaction: the rows locked together (in id order, so two batches never deadlock),
+    each transition checked and applied by the state machine on its locked row, then one
+    UPDATE of the rows and one INSERT of their audit rows, and ItemTransitioned published for
+    each. An item that is no longer accepted (another worker recorded it first) is left as it
+    is and not returned."""
+    if not erp_ids:
+        return []
+    with transaction.atomic():
+        rows = (
+            model.objects.select_for_update(of=("self",))
+            .select_related(*model.erp_related)
+            .filter(pk__in=list(erp_ids))
+            .order_by("pk")
+        )
+        now = timezone.now()
+        marked: list[Item] = []
+        for locked in rows:
+            if not locked.erp_decide(ErpAction.MARK_SYNCED, None).allowed:
+                continue
+            locked.mark_synced(at=now, erp_id=storable(erp_ids[locked.pk]))
+            marked.append(locked)
+        if not marked:
+            return []
+        model.objects.bulk_update(marked, _SYNCED_FIELDS)
+        content_type = ContentType.objects.get_for_model(model)
+        events = ErpEvent.objects.bulk_create(
+            ErpEvent(
+                content_type=content_type,
+                object_id=item.pk,
+                company=item.erp_company,
+                action=ErpAction.MARK_SYNCED,
+                from_state=ErpState.ACCEPTED,
+                to_state=item.erp_state,
+                actor=None,
+                version=item.erp_version,
+                created_at=now,
+                details={
+                    "erp_id": item.erp_id,
+                    "attempts": 1,
+                    **({"adapter": adapter} if adapter else {}),
+                },
+            )
+            for item in marked
+        )
+        for item, event in zip(marked, events, strict=True):
+            item._update_initial_state()  # saved: django-fsm's concurrency check starts anew
+            publish(ItemTransitioned(item=item, event=event))
+    return marked
+
+
 def erp_mark_export_failed[Item: ErpItem](
     *, item: Item, error: str, attempts: int = 1, user: Any = None, claim: str = ""
 ) -> Item:

@@ -12,6 +12,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
+from erpsync.batch_exports import export_company_batch
 from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.outbox import send_outbox_email, unsent_emails
@@ -38,6 +39,22 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
         "export %s %s try %s: %s %s", kind, item_id, try_number, result.outcome, result.detail
     )
     return result.outcome
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_batch(company_id: int, adapter_key: str = "") -> str:
+    """Export what the company has accepted right now, up to ERP_EXPORT_BATCH items in one
+    batch (erpsync.batch_exports); safe to run twice or concurrently (SKIP LOCKED gives two
+    runs disjoint items; the lease and the idempotency key do the rest). `adapter_key` only
+    names the adapter the batch was queued for, in the log: the company's current adapter
+    exports it. A transient failure requeues that item's own export_item with its backoff."""
+
+    def requeue(kind: str, item_id: int, try_number: int, countdown: float) -> None:
+        export_item.apply_async((kind, item_id, try_number), countdown=countdown)
+
+    result = export_company_batch(company_id=company_id, requeue=requeue)
+    logger.info("export batch of company %s (%s): %s", company_id, adapter_key, result)
+    return str(result)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -19,19 +19,25 @@ an invoice that was paid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, CharField, Count, Value, When
+from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
 
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpError,
     ErpPayment,
     ErpRecord,
     ErpStatus,
+    ExportRequest,
+    ExportResults,
     PermanentErpError,
     SettingField,
     SettingKind,
@@ -47,7 +53,9 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.FETCH, Capability.UPDATE, Capability.UNLINK})
+    capabilities = frozenset(
+        {Capability.FETCH, Capability.UPDATE, Capability.UNLINK, Capability.EXPORT_MANY}
+    )
     # A synced job's or sub job's record is renamed in place; an invoice never changes.
     update_kinds = frozenset({"job", "sub_job"})
     setting_fields = (
@@ -74,10 +82,16 @@ class SandboxAdapter(Adapter):
                 )
         return problems
 
-    def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
+    def _told(self, snapshot: dict[str, Any]) -> tuple[str, str, str]:
+        """The item's reference and how it is told to fail: ("permanent" | "transient" | "",
+        the N of "transient:N" or "")."""
         ref = str(snapshot.get("code") or snapshot.get("number") or "")
         how = str(self.settings.get("fail", {}).get(ref, ""))
         kind, _, count = how.partition(":")
+        return ref, kind, count
+
+    def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
+        ref, kind, count = self._told(snapshot)
         calls = SandboxCall.objects.filter(company=self.company, idempotency_key=idempotency_key)
         if kind == "permanent":
             SandboxCall.objects.create(
@@ -121,6 +135,72 @@ class SandboxAdapter(Adapter):
             assert found is not None
             return found
         return record.erp_id
+
+    def export_many(self, items: Sequence[ExportRequest]) -> ExportResults:
+        """The whole batch in one bulk write: the calls, the new records (a key seen before
+        keeps its record: ON CONFLICT DO NOTHING, as a concurrent export() of the same key
+        would), their ids, then one read of every key's id. Items told to fail fail alone."""
+        results: ExportResults = {}
+        counted = [r.idempotency_key for r in items if self._told(r.snapshot)[1] == "transient"]
+        calls_so_far = dict(
+            SandboxCall.objects.filter(company=self.company, idempotency_key__in=counted)
+            .values_list("idempotency_key")
+            .annotate(n=Count("pk"))
+            .values_list("idempotency_key", "n")
+            .order_by()
+        )
+        calls: list[SandboxCall] = []
+        fresh: dict[str, ExportRequest] = {}
+        for request in items:
+            key = request.idempotency_key
+            ref, told, count = self._told(request.snapshot)
+            error: ErpError | None = None
+            if told == "permanent":
+                error = PermanentErpError(
+                    f"Sandbox ERP refused {ref}: it is set to fail permanently."
+                )
+            elif told == "transient" and (not count or calls_so_far.get(key, 0) < int(count)):
+                error = TransientErpError(f"Sandbox ERP is busy for {ref}: try again later.")
+            outcome = "ok" if error is None else told
+            calls.append(SandboxCall(company=self.company, idempotency_key=key, outcome=outcome))
+            if error is None:
+                fresh[key] = request
+            else:
+                results[key] = error
+        with transaction.atomic():
+            SandboxCall.objects.bulk_create(calls)
+            SandboxRecord.objects.bulk_create(
+                [
+                    SandboxRecord(
+                        company=self.company,
+                        kind=r.kind,
+                        idempotency_key=key,
+                        erp_id="pending",
+                        payload=r.snapshot,
+                    )
+                    for key, r in fresh.items()
+                ],
+                ignore_conflicts=True,
+            )
+            # SBX-<pk, 6 digits at least>, as export() names a record.
+            pk_text = Cast("pk", CharField())
+            SandboxRecord.objects.filter(
+                company=self.company, idempotency_key__in=list(fresh), erp_id="pending"
+            ).update(
+                erp_id=Concat(
+                    Value("SBX-"),
+                    Case(
+                        When(pk__lt=1_000_000, then=LPad(pk_text, 6, Value("0"))), default=pk_text
+                    ),
+                    output_field=CharField(),
+                )
+            )
+            results.update(
+                SandboxRecord.objects.filter(
+                    company=self.company, idempotency_key__in=list(fresh)
+                ).values_list("idempotency_key", "erp_id")
+            )
+        return results
 
     def update(
         self,
