@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, JSONField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from erpsync.adapters import pull_adapter_keys
@@ -34,18 +35,51 @@ def state_counts(company: Company) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _submissions(model: type[ErpItem], item_id: Any, version: int) -> QuerySet[ErpEvent]:
+    """The send and resend events that submitted `version` of the item, newest first."""
+    return ErpEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        object_id=item_id,
+        action__in=[ErpAction.SEND, ErpAction.RESEND],
+        version=version,
+    ).order_by("-id")
+
+
 def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | None:
     """The send or resend event that submitted `version` (default: the item's latest)."""
-    return (
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(item),
-            object_id=item.pk,
-            action__in=[ErpAction.SEND, ErpAction.RESEND],
-            version=version if version is not None else item.erp_version,
+    return _submissions(
+        type(item), item.pk, version if version is not None else item.erp_version
+    ).first()
+
+
+@dataclass(frozen=True)
+class ExportChecks:
+    """What an export worker asks about an item it has locked, in one query (erpsync.exports)."""
+
+    connector_claimed: bool  # a live claim of the company's connector holds it
+    leased: bool  # another worker's live lease holds it
+    tried: bool  # an attempt with this key exists: an earlier try may have reached the ERP
+    snapshot: dict[str, Any] | None  # what `version` was submitted with
+
+
+def export_checks(model: type[ErpItem], item_id: int, version: int, key: str) -> ExportChecks:
+    """One statement of its own, run once the item's row is locked, so that it sees every
+    lease and claim committed until now (erpsync.exports._claim)."""
+    row = (
+        model.objects.filter(pk=item_id)
+        .annotate(
+            claimed=Exists(live_connector_claims(model).filter(object_id=OuterRef("pk"))),
+            leased=Exists(worker_leases(model).filter(object_id=OuterRef("pk"))),
+            tried=Exists(ExportAttempt.objects.filter(idempotency_key=key)),
+            snapshot=Subquery(
+                _submissions(model, OuterRef("pk"), version).values("snapshot")[:1],
+                output_field=JSONField(),
+            ),
         )
-        .order_by("-id")
-        .first()
+        .values_list("claimed", "leased", "tried", "snapshot")
+        .get()
     )
+    return ExportChecks(*row)
 
 
 def latest_event_id(item: ErpItem) -> int:

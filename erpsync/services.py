@@ -396,7 +396,9 @@ def erp_mark_synced_many[Item: ErpItem](
     is and not returned."""
     if not erp_ids:
         return []
-    with transaction.atomic():
+    # No savepoint: nothing here raises on purpose (a refused item is skipped), and anything
+    # that does (a listener) must roll back the caller's whole transaction, as for one item.
+    with transaction.atomic(savepoint=False):
         rows = (
             model.objects.select_for_update(of=("self",))
             .select_related(*model.erp_related)

@@ -7,6 +7,10 @@ adapter settings, so that demos and tests show every path:
 
 "transient:N" fails the first N calls for that item and then succeeds.
 
+`{"pause_after_write": 5}` makes it wait that many seconds after an export's write is
+committed before it answers: long enough to kill the worker between the ERP's write and the
+worker recording it (a lost answer), as the recovery tests and a demo of it do.
+
 What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
 delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
 
@@ -19,6 +23,7 @@ an invoice that was paid.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -44,6 +49,7 @@ from erpsync.adapters.base import (
     TransientErpError,
     UnlinkOutcome,
     UnlinkStatus,
+    seconds,
 )
 from erpsync.models import SandboxCall, SandboxRecord
 from erpsync.snapshots import format_money, value_at
@@ -66,11 +72,21 @@ class SandboxAdapter(Adapter):
             help='A JSON map from an item\'s code or number to "permanent", "transient" or '
             '"transient:N", e.g. {"08-000": "permanent"}. Leave it blank for none.',
         ),
+        SettingField(
+            "pause_after_write",
+            "Pause after each export (seconds)",
+            SettingKind.NUMBER,
+            help="Wait this long after writing an export before answering, to show what a "
+            "lost answer does. Leave it blank for none.",
+        ),
     )
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[str]:
         problems = []
+        pause = settings.get("pause_after_write")
+        if pause not in (None, "") and seconds(pause, -1.0) < 0:
+            problems.append('"pause_after_write" must be a number of seconds above 0.')
         fail = settings.get("fail", {})
         if not isinstance(fail, dict):
             return ['"fail" must map an item code or number to "permanent" or "transient[:N]".']
@@ -126,6 +142,7 @@ class SandboxAdapter(Adapter):
                 )
                 record.erp_id = f"SBX-{record.pk:06d}"
                 record.save(update_fields=["erp_id"])
+            self._pause()
         except IntegrityError:
             # Another worker exported the same key at the same moment: its record stands.
             SandboxCall.objects.create(
@@ -200,7 +217,14 @@ class SandboxAdapter(Adapter):
                     company=self.company, idempotency_key__in=list(fresh)
                 ).values_list("idempotency_key", "erp_id")
             )
+        self._pause()
         return results
+
+    def _pause(self) -> None:
+        """pause_after_write: the write is committed, the answer not given yet."""
+        pause = seconds(self.settings.get("pause_after_write"), 0.0)
+        if pause:
+            time.sleep(pause)
 
     def update(
         self,
