@@ -90,21 +90,31 @@ def _held_ids(model: type[ErpItem], ids: list[int]) -> set[int]:
 
 
 def _lock_claimable(model: type[ErpItem], company: Company, limit: int) -> list[ErpItem]:
-    rows = list(
-        model.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related(*model.erp_related)
-        .for_company(company)
-        .filter(erp_state=ErpState.ACCEPTED)
-        .exclude(pk__in=export_holds(model).values("object_id"))
-        .exclude(pk__in=live_connector_claims(model).values("object_id"))
-        .order_by("erp_changed_at", "pk")[:limit]
-    )
-    if not rows:
-        return rows
-    # A worker that committed its attempt after this statement began, but before we locked
-    # the row, is invisible to the statement: ask again now that the rows are ours.
-    held = _held_ids(model, [row.pk for row in rows])
-    return [row for row in rows if row.pk not in held]
+    """Up to `limit` of the company's accepted items of this kind that nothing holds, locked;
+    rows another worker has locked are skipped, not waited for. Call inside a transaction."""
+    found: list[ErpItem] = []
+    seen: list[int] = []
+    while len(found) < limit:
+        rows = list(
+            model.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related(*model.erp_related)
+            .for_company(company)
+            .filter(erp_state=ErpState.ACCEPTED)
+            .exclude(pk__in=export_holds(model).values("object_id"))
+            .exclude(pk__in=live_connector_claims(model).values("object_id"))
+            .exclude(pk__in=seen)
+            .order_by("erp_changed_at", "pk")[: limit - len(found)]
+        )
+        if not rows:
+            break
+        seen += [row.pk for row in rows]
+        # A worker that committed its attempt after this statement began, but before we
+        # locked the row, is invisible to the statement: ask again now that the rows are ours.
+        held = _held_ids(model, [row.pk for row in rows])
+        found += [row for row in rows if row.pk not in held]
+        if not held:
+            break
+    return found
 
 
 def claim_batch(company: Company, limit: int) -> list[Claimed]:
