@@ -9,7 +9,9 @@ A batch is one company's (so one adapter's) accepted items, up to ERP_EXPORT_BAT
    INSERT) before the ERP is called.
 2. Outside any transaction: look each key up first where an earlier try may have reached the
    ERP (as erpsync.exports does for one item), then export the rest in one call when the
-   adapter declares Capability.EXPORT_MANY, else one item at a time.
+   adapter declares Capability.EXPORT_MANY, else one item at a time, renewing the batch's
+   lease whenever half of it has passed (so that a long batch of slow
+   calls is not taken for a dead worker's).
 3. Record every outcome and transition in one transaction: the synced items through
    erpsync.services.erp_mark_synced_many (one UPDATE, one INSERT of audit rows), a permanent
    failure through erp_mark_export_failed for that item alone. A transient failure requeues
@@ -22,6 +24,7 @@ requeues the items, and the next try finds what the ERP made by its key.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -159,9 +162,28 @@ def claim_batch(company: Company, limit: int) -> list[Claimed]:
     return claimed
 
 
+class _Lease:
+    """The batch's lease, taken at the claim (the attempts' started_at). One call at a time
+    may outlast it: `keep()`, before each call, renews it for the whole batch once half of it
+    has passed (the items answered already wait for the batch's record too), so that the
+    sweeper leaves them to this worker."""
+
+    def __init__(self, batch: list[Claimed]) -> None:
+        self.attempts = [c.attempt.pk for c in batch]
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        if time.monotonic() - self.renewed > settings.ERP_EXPORT_LEASE_SECONDS / 2:
+            ExportAttempt.objects.filter(
+                pk__in=self.attempts, outcome=ExportOutcome.STARTED
+            ).update(started_at=timezone.now())
+            self.renewed = time.monotonic()
+
+
 def _call_erp(adapter: Adapter, batch: list[Claimed]) -> ExportResults:
     """The ERP's answer for every claimed key, outside any transaction."""
     results: ExportResults = {}
+    lease = _Lease(batch)
     to_export: list[ExportRequest] = []
     for claimed in batch:
         key = claimed.attempt.idempotency_key
@@ -172,6 +194,7 @@ def _call_erp(adapter: Adapter, batch: list[Claimed]) -> ExportResults:
             continue
         if claimed.earlier:
             # An earlier try may have reached the ERP: find it rather than remake it.
+            lease.keep()
             try:
                 found = adapter.lookup(kind=claimed.item.erp_kind, idempotency_key=key)
             except ErpError as error:
@@ -182,6 +205,7 @@ def _call_erp(adapter: Adapter, batch: list[Claimed]) -> ExportResults:
                 continue
         to_export.append(ExportRequest(claimed.item.erp_kind, claimed.snapshot, key))
     if to_export and adapter.can(Capability.EXPORT_MANY):
+        lease.keep()
         try:
             answered = adapter.export_many(to_export)
         except ErpError as error:
@@ -197,6 +221,7 @@ def _call_erp(adapter: Adapter, batch: list[Claimed]) -> ExportResults:
             )
         return results
     for request in to_export:
+        lease.keep()
         try:
             results[request.idempotency_key] = adapter.export(
                 kind=request.kind,

@@ -18,12 +18,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from erpsync.batch_exports import _lock_claimable, claim_batch, export_company_batch
-from erpsync.exports import erp_export, idempotency_key
+from erpsync.exports import erp_export, idempotency_key, stale_exports
 from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
 from erpsync.services import erp_accept, erp_send
 from erpsync.tasks import export_batch
 from subjobs.models import SubJob
 from tests.procs import (
+    ReceivingErp,
     RedisServer,
     beat,
     env_on_test_database,
@@ -204,6 +205,46 @@ def test_a_claim_skips_items_a_lease_or_a_scheduled_retry_holds(
     assert set(claimed) == {stale.pk, free.pk}
     # The dead worker's try may have reached the ERP: its key is looked up first.
     assert claimed[stale.pk].earlier and not claimed[free.pk].earlier
+
+
+def test_an_adapter_without_export_many_is_called_per_item_and_keeps_the_lease(
+    project: Any, admin: Any, approver: Any, settings: Any
+) -> None:
+    """The webhook adapter has no batch call: the batch calls it once per item. Five calls of
+    0.4 s outlast a 1 s lease, so the worker renews the lease of the items still waiting: the
+    sweeper's rule never finds one of them stuck meanwhile."""
+    settings.ERP_EXPORT_LEASE_SECONDS = 1
+    settings.ERP_SWEEP_AFTER_SECONDS = 0
+    erp = ReceivingErp("batch-secret", delay=0.4).start()
+    company = project.company
+    company.erp_adapter = "webhook"
+    company.erp_settings = {"url": erp.url, "secret": "batch-secret", "timeout": 10}
+    company.save()
+    items = accepted_sub_jobs(project, admin, approver, 5)
+    looked_stuck: list[int] = []
+    done = threading.Event()
+
+    def sweeper_view() -> None:
+        try:
+            while not done.is_set():
+                if ExportAttempt.objects.count() < 5:  # not claimed yet: stuck indeed
+                    continue
+                looked_stuck.extend(stale_exports(SubJob))
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=sweeper_view)
+    watcher.start()
+    try:
+        result = export_company_batch(company_id=company.pk, requeue=never_requeue)
+    finally:
+        done.set()
+        watcher.join(10)
+        erp.stop()
+    assert len(result.synced) == 5 and erp.calls == 5
+    assert sorted(erp.created) == sorted(idempotency_key(i) for i in items)
+    assert looked_stuck == []
 
 
 @pytest.fixture
