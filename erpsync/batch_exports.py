@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from erpsync.adapters import (
     Adapter,
-    Capability,
     ErpError,
     ExportRequest,
     ExportResults,
@@ -204,7 +203,7 @@ def _call_erp(adapter: Adapter, batch: list[Claimed]) -> ExportResults:
                 results[key] = found
                 continue
         to_export.append(ExportRequest(claimed.item.erp_kind, claimed.snapshot, key))
-    if to_export and adapter.can(Capability.EXPORT_MANY):
+    if to_export and adapter.can_export_many():
         lease.keep()
         try:
             answered = adapter.export_many(to_export)

@@ -217,9 +217,7 @@ def test_an_adapter_without_export_many_is_called_per_item_and_keeps_the_lease(
     settings.ERP_SWEEP_AFTER_SECONDS = 0
     erp = ReceivingErp("batch-secret", delay=0.4).start()
     company = project.company
-    company.erp_adapter = "webhook"
-    company.erp_settings = {"url": erp.url, "secret": "batch-secret", "timeout": 10}
-    company.save()
+    use_webhook(company, erp)
     items = accepted_sub_jobs(project, admin, approver, 5)
     looked_stuck: list[int] = []
     done = threading.Event()
@@ -245,6 +243,70 @@ def test_an_adapter_without_export_many_is_called_per_item_and_keeps_the_lease(
     assert len(result.synced) == 5 and erp.calls == 5
     assert sorted(erp.created) == sorted(idempotency_key(i) for i in items)
     assert looked_stuck == []
+
+
+def use_webhook(company: Any, erp: ReceivingErp, **extra: Any) -> None:
+    company.erp_adapter = "webhook"
+    company.erp_settings = {"url": erp.url, "secret": "batch-secret", "timeout": 10, **extra}
+    company.save()
+
+
+def test_a_webhook_receiver_with_a_batch_endpoint_gets_one_post_per_batch(
+    worker: None, project: Any, admin: Any, approver: Any
+) -> None:
+    """batch_url declared: one signed POST carries the batch; a refused item fails alone."""
+    erp = ReceivingErp("batch-secret", refuse=frozenset({"B-0003"})).start()
+    try:
+        use_webhook(project.company, erp, batch_url=erp.batch_url)
+        items = accepted_sub_jobs(project, admin, approver, 6)
+        export_batch.delay(project.company.pk, "webhook")
+        wait_for(
+            lambda: sorted(states(items).values()) == ["export_failed"] + ["synced"] * 5,
+            "the batch",
+        )
+    finally:
+        erp.stop()
+    assert erp.batch_calls == 1 and erp.calls == 0  # no single POST: all in the batch
+    assert sorted(erp.created) == sorted(idempotency_key(i) for i in items if i.code != "B-0003")
+    refused = SubJob.objects.get(code="B-0003")
+    assert refused.erp_error == "The ERP refused this item: refused by the test ERP"
+    for item in SubJob.objects.filter(erp_state="synced"):
+        assert item.erp_id == erp.records[idempotency_key(item)]
+
+
+def test_items_a_batch_answer_asks_to_retry_are_retried_each_on_its_own(
+    worker: None, project: Any, admin: Any, approver: Any, settings: Any
+) -> None:
+    settings.ERP_EXPORT_MAX_TRIES = 30  # half the calls fail: no item may run out of tries
+    erp = ReceivingErp("batch-secret", fail_share=0.5).start()
+    try:
+        use_webhook(project.company, erp, batch_url=erp.batch_url)
+        items = accepted_sub_jobs(project, admin, approver, 10)
+        export_batch.delay(project.company.pk, "webhook")
+        wait_for(
+            lambda: set(states(items).values()) == {"synced"},
+            f"the batch and its retries (now {states(items)})",
+        )
+    finally:
+        erp.stop()
+    retried = ExportAttempt.objects.filter(outcome="transient").count()
+    assert erp.batch_calls == 1 and retried >= 1 and erp.calls >= retried
+    assert sorted(erp.created) == sorted(idempotency_key(i) for i in items)  # each once
+
+
+def test_a_webhook_receiver_without_the_batch_endpoint_gets_one_post_per_item(
+    worker: None, project: Any, admin: Any, approver: Any
+) -> None:
+    erp = ReceivingErp("batch-secret").start()
+    try:
+        use_webhook(project.company, erp)
+        items = accepted_sub_jobs(project, admin, approver, 4)
+        export_batch.delay(project.company.pk, "webhook")
+        wait_for(lambda: set(states(items).values()) == {"synced"}, "the batch")
+    finally:
+        erp.stop()
+    assert erp.batch_calls == 0 and erp.calls == 4
+    assert sorted(erp.created) == sorted(idempotency_key(i) for i in items)
 
 
 @pytest.fixture

@@ -267,6 +267,11 @@ class Adapter:
 
     # ----- optional capabilities ---------------------------------------------------------
 
+    def can_export_many(self) -> bool:
+        """Whether export_many may be called: Capability.EXPORT_MANY, or, for an adapter whose
+        ERP says so in the company's settings (the webhook's batch_url), those settings."""
+        return self.can(Capability.EXPORT_MANY)
+
     def export_many(self, items: Sequence[ExportRequest]) -> ExportResults:
         """Capability.EXPORT_MANY: export() for each of `items` in as few calls as the ERP
         allows, with the same promise per key (one record per key; a key seen before answers
