@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -59,7 +60,7 @@ Requeue = Callable[[str, int, int, float], None]
 class Claimed:
     item: ErpItem
     attempt: ExportAttempt
-    snapshot: dict | None
+    snapshot: dict[str, Any] | None
     # An earlier try of the same key exists: it may have reached the ERP, so look it up first.
     earlier: bool
 
@@ -91,11 +92,14 @@ def _held_ids(model: type[ErpItem], ids: list[int]) -> set[int]:
     )
 
 
-def _lock_claimable(model: type[ErpItem], company: Company, limit: int) -> list[ErpItem]:
-    """Up to `limit` of the company's accepted items of this kind that nothing holds, locked;
-    rows another worker has locked are skipped, not waited for. Call inside a transaction."""
+def _lock_claimable(
+    model: type[ErpItem], company: Company, limit: int, *, taken: list[int]
+) -> list[ErpItem]:
+    """Up to `limit` of the company's accepted items of this kind that nothing holds, besides
+    `taken`, locked; rows another worker has locked are skipped, not waited for. Call inside a
+    transaction."""
     found: list[ErpItem] = []
-    seen: list[int] = []
+    seen = list(taken)
     while len(found) < limit:
         rows = list(
             model.objects.select_for_update(skip_locked=True, of=("self",))
@@ -119,45 +123,75 @@ def _lock_claimable(model: type[ErpItem], company: Company, limit: int) -> list[
     return found
 
 
-def claim_batch(company: Company, limit: int) -> list[Claimed]:
-    """Lock up to `limit` of the company's accepted items that nothing holds, oldest accepted
-    first, and record an attempt for each; commit before anything calls the ERP."""
-    claimed: list[Claimed] = []
+def _lock_first(model: type[ErpItem], company: Company, item_id: int) -> list[ErpItem]:
+    """The item whose acceptance queued the batch, locked by waiting for its row rather than
+    skipping it: anyone may hold that row for a moment (the refusal of a concurrent second
+    approval, say), and SKIP LOCKED would then leave it to the sweeper. Nothing, or it, when
+    it is still accepted and nothing holds it."""
+    rows = list(
+        model.objects.select_for_update(of=("self",))
+        .select_related(*model.erp_related)
+        .for_company(company)
+        .filter(pk=item_id, erp_state=ErpState.ACCEPTED)
+    )
+    held = _held_ids(model, [row.pk for row in rows]) if rows else set()
+    return [row for row in rows if row.pk not in held]
+
+
+def _start_attempts(model: type[ErpItem], company: Company, items: list[ErpItem]) -> list[Claimed]:
+    """One attempt row per item (one INSERT), with what the ERP call needs."""
+    keys = {item.pk: idempotency_key(item) for item in items}
+    tried = set(
+        ExportAttempt.objects.filter(idempotency_key__in=list(keys.values())).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    snapshots = ErpEvent.objects.submitted_snapshots(items)
+    content_type = ContentType.objects.get_for_model(model)
+    now = timezone.now()
+    attempts = ExportAttempt.objects.bulk_create(
+        ExportAttempt(
+            content_type=content_type,
+            object_id=item.pk,
+            company=company,
+            version=item.erp_version,
+            idempotency_key=keys[item.pk],
+            # Transient failures count the tries (erp_export_attempts); this is the next.
+            try_number=item.erp_export_attempts + 1,
+            started_at=now,
+        )
+        for item in items
+    )
+    return [
+        Claimed(item, attempt, snapshots.get(item.pk), attempt.idempotency_key in tried)
+        for item, attempt in zip(items, attempts, strict=True)
+    ]
+
+
+def claim_batch(
+    company: Company, limit: int, *, first: tuple[type[ErpItem], int] | None = None
+) -> list[Claimed]:
+    """Lock up to `limit` of the company's accepted items that nothing holds, `first` (the
+    item whose acceptance queued the batch) then the oldest accepted, and record an attempt
+    for each; commit before anything calls the ERP."""
     if pulls(company):
-        return claimed  # its connector claims them (erpsync.connector)
+        return []  # its connector claims them (erpsync.connector)
     with transaction.atomic():
+        chosen: dict[type[ErpItem], list[ErpItem]] = {}
+        count = 0
+        if first is not None:
+            chosen[first[0]] = _lock_first(first[0], company, first[1])
+            count = len(chosen[first[0]])
         for model in erp_item_models():
-            if len(claimed) >= limit:
+            if count >= limit:
                 break
-            items = _lock_claimable(model, company, limit - len(claimed))
-            if not items:
-                continue
-            keys = {item.pk: idempotency_key(item) for item in items}
-            tried = set(
-                ExportAttempt.objects.filter(idempotency_key__in=list(keys.values())).values_list(
-                    "idempotency_key", flat=True
-                )
-            )
-            snapshots = ErpEvent.objects.submitted_snapshots(items)
-            content_type = ContentType.objects.get_for_model(model)
-            now = timezone.now()
-            attempts = ExportAttempt.objects.bulk_create(
-                ExportAttempt(
-                    content_type=content_type,
-                    object_id=item.pk,
-                    company=company,
-                    version=item.erp_version,
-                    idempotency_key=keys[item.pk],
-                    # Transient failures count the tries (erp_export_attempts); this is the next.
-                    try_number=item.erp_export_attempts + 1,
-                    started_at=now,
-                )
-                for item in items
-            )
-            claimed += [
-                Claimed(item, attempt, snapshots.get(item.pk), attempt.idempotency_key in tried)
-                for item, attempt in zip(items, attempts, strict=True)
-            ]
+            mine = chosen.setdefault(model, [])
+            mine += _lock_claimable(model, company, limit - count, taken=[i.pk for i in mine])
+            count = sum(len(items) for items in chosen.values())
+        claimed: list[Claimed] = []
+        for model, items in chosen.items():
+            if items:
+                claimed += _start_attempts(model, company, items)
     return claimed
 
 
@@ -284,13 +318,18 @@ def _record(
 
 
 def export_company_batch(
-    *, company_id: int, requeue: Requeue, limit: int | None = None
+    *,
+    company_id: int,
+    requeue: Requeue,
+    limit: int | None = None,
+    first: tuple[type[ErpItem], int] | None = None,
 ) -> BatchResult:
-    """Claim, export and record one batch of the company's accepted items."""
+    """Claim, export and record one batch of the company's accepted items, `first` (the item
+    whose acceptance queued it) among them unless something else holds it."""
     company = Company.objects.filter(pk=company_id).first()
     if company is None:
         return BatchResult()
-    batch = claim_batch(company, limit or settings.ERP_EXPORT_BATCH)
+    batch = claim_batch(company, limit or settings.ERP_EXPORT_BATCH, first=first)
     if not batch:
         return BatchResult()
     adapter = adapter_for(company)

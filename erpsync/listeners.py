@@ -35,7 +35,10 @@ def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
         else:
             # An acceptance exports at once, with whatever else the company has accepted and
             # nothing holds (erpsync.batch_exports): one batch instead of one task per item.
-            task = partial(export_batch.delay, item.erp_company.pk, item.erp_company.erp_adapter)
+            company = item.erp_company
+            task = partial(
+                export_batch.delay, company.pk, company.erp_adapter, item.erp_kind, item.pk
+            )
         transaction.on_commit(task, robust=True)
 
 

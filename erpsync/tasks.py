@@ -42,17 +42,19 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def export_batch(company_id: int, adapter_key: str = "") -> str:
+def export_batch(company_id: int, adapter_key: str = "", kind: str = "", item_id: int = 0) -> str:
     """Export what the company has accepted right now, up to ERP_EXPORT_BATCH items in one
-    batch (erpsync.batch_exports); safe to run twice or concurrently (SKIP LOCKED gives two
-    runs disjoint items; the lease and the idempotency key do the rest). `adapter_key` only
-    names the adapter the batch was queued for, in the log: the company's current adapter
-    exports it. A transient failure requeues that item's own export_item with its backoff."""
+    batch (erpsync.batch_exports), the accepted item `kind` `item_id` that queued it first;
+    safe to run twice or concurrently (SKIP LOCKED gives two runs disjoint items; the lease
+    and the idempotency key do the rest). `adapter_key` only names the adapter the batch was
+    queued for, in the log: the company's current adapter exports it. A transient failure
+    requeues that item's own export_item with its backoff."""
 
     def requeue(kind: str, item_id: int, try_number: int, countdown: float) -> None:
         export_item.apply_async((kind, item_id, try_number), countdown=countdown)
 
-    result = export_company_batch(company_id=company_id, requeue=requeue)
+    first = (erp_item_model(kind), item_id) if kind and item_id else None
+    result = export_company_batch(company_id=company_id, requeue=requeue, first=first)
     logger.info("export batch of company %s (%s): %s", company_id, adapter_key, result)
     return str(result)
 

@@ -130,7 +130,7 @@ def test_two_claims_at_once_take_disjoint_items(project: Any, admin: Any, approv
         # Another worker in the middle of its claim: three rows locked, not yet committed.
         try:
             with transaction.atomic():
-                held.extend(row.pk for row in _lock_claimable(SubJob, company, 3))
+                held.extend(row.pk for row in _lock_claimable(SubJob, company, 3, taken=[]))
                 locked.set()
                 release.wait(10)
         finally:
@@ -152,6 +152,38 @@ def test_two_claims_at_once_take_disjoint_items(project: Any, admin: Any, approv
     # since the rest hold a live lease now.
     assert sorted(c.item.pk for c in claim_batch(company, 100)) == sorted(held)
     assert claim_batch(company, 100) == []
+
+
+def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
+    project: Any, admin: Any, approver: Any
+) -> None:
+    """Someone holds the accepted item's row for a moment (a concurrent second approval being
+    refused, say): SKIP LOCKED alone would pass it over and leave it to the sweeper; the batch
+    it queued waits for it instead, and takes the others too."""
+    first, other = accepted_sub_jobs(project, admin, approver, 2)
+    company = project.company
+    locked, release = threading.Event(), threading.Event()
+
+    def refusing_decision() -> None:
+        try:
+            with transaction.atomic():
+                SubJob.objects.select_for_update().get(pk=first.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=refusing_decision)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        assert [c.item.pk for c in claim_batch(company, 100)] == [other.pk]  # skipped
+        threading.Timer(0.5, release.set).start()
+        claimed = claim_batch(company, 100, first=(SubJob, first.pk))
+    finally:
+        release.set()
+        thread.join(10)
+    assert [c.item.pk for c in claimed] == [first.pk]  # waited for; the other has a lease
 
 
 def test_concurrent_claims_in_two_threads_never_share_an_item(
