@@ -47,6 +47,7 @@ from erpsync.adapters import (
 from erpsync.exports import backoff_seconds, idempotency_key
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent, ErpItem, ExportAttempt, ExportOutcome
+from erpsync.rows import write_fields
 from erpsync.selectors import export_holds, live_connector_claims
 from erpsync.services import erp_mark_export_failed, erp_mark_synced_many, storable
 from erpsync.states import ErpActionRefused, ErpState
@@ -306,8 +307,8 @@ def _record(
                 outcome.failed += 1
             except ErpActionRefused:
                 outcome.already += 1
-        ExportAttempt.objects.bulk_update(
-            [c.attempt for c in batch], ["outcome", "erp_id", "error", "finished_at"]
+        write_fields(
+            ExportAttempt, [c.attempt for c in batch], ["outcome", "erp_id", "error", "finished_at"]
         )
         for model, erp_ids in synced.items():
             marked = erp_mark_synced_many(model=model, erp_ids=erp_ids, adapter=adapter.key)

@@ -20,6 +20,7 @@ from erpsync.adapters import pulls
 from erpsync.approval import approval_state, direct_export, membership_of, standing_in_for
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
+from erpsync.rows import write_fields
 from erpsync.selectors import events_since, stale_export_items
 from erpsync.snapshots import edit_changes
 from erpsync.states import (
@@ -414,7 +415,7 @@ def erp_mark_synced_many[Item: ErpItem](
             marked.append(locked)
         if not marked:
             return []
-        model.objects.bulk_update(marked, _SYNCED_FIELDS)
+        write_fields(model, marked, _SYNCED_FIELDS)
         content_type = ContentType.objects.get_for_model(model)
         events = ErpEvent.objects.bulk_create(
             ErpEvent(

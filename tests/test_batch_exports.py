@@ -20,6 +20,7 @@ from django.utils import timezone
 from erpsync.batch_exports import _lock_claimable, claim_batch, export_company_batch
 from erpsync.exports import erp_export, idempotency_key, stale_exports
 from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
+from erpsync.rows import write_fields
 from erpsync.services import erp_accept, erp_send
 from erpsync.tasks import export_batch
 from subjobs.models import SubJob
@@ -451,3 +452,38 @@ def test_a_batch_takes_the_same_statements_for_2_and_for_30_items_but_its_listen
     # the listeners of each ItemTransitioned (the webhooks app's one query) grow with it.
     assert two == 24
     assert thirty - two == 28
+
+
+def test_write_fields_writes_each_row_its_own_values_in_one_update(
+    project: Any, admin: Any, approver: Any
+) -> None:
+    items = accepted_sub_jobs(project, admin, approver, 3)
+    content_type = ContentType.objects.get_for_model(SubJob)
+    attempts = [
+        ExportAttempt.objects.create(
+            content_type=content_type,
+            object_id=item.pk,
+            company=project.company,
+            version=1,
+            idempotency_key=idempotency_key(item),
+            try_number=1,
+        )
+        for item in items
+    ]
+    later = timezone.now() + timedelta(minutes=5)
+    values = [
+        ("synced", "ERP-1", 2, later),
+        ("transient", "", 7, None),
+        ("synced", "ERP'3", 2, later),
+    ]
+    for attempt, (outcome, erp_id, tries, finished) in zip(attempts, values, strict=True):
+        attempt.outcome, attempt.erp_id, attempt.try_number = outcome, erp_id, tries
+        attempt.finished_at = finished
+    fields = ["outcome", "erp_id", "try_number", "finished_at", "company"]
+    with CaptureQueriesContext(connection) as queries:
+        assert write_fields(ExportAttempt, attempts, fields) == 3
+    assert len(queries) == 1
+    rows = ExportAttempt.objects.order_by("pk").values_list(
+        "outcome", "erp_id", "try_number", "finished_at", "company"
+    )
+    assert list(rows) == [(*v, project.company.pk) for v in values]
