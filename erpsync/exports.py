@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -22,13 +23,8 @@ from django.utils import timezone
 
 from erpsync.adapters import ErpError, IdempotencyKey, PermanentErpError, adapter_for, pulls
 from erpsync.models import ErpItem, ExportAttempt, ExportOutcome
-from erpsync.selectors import (
-    live_connector_claims,
-    stale_export_items,
-    submitted_snapshot,
-    worker_leases,
-)
-from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
+from erpsync.selectors import export_checks, stale_export_items
+from erpsync.services import erp_mark_export_failed, erp_mark_synced_many, storable
 from erpsync.states import ErpActionRefused, ErpState
 
 
@@ -49,9 +45,15 @@ class ExportResult:
     detail: str = ""
 
 
-def _claim(
-    model: type[ErpItem], item_id: int, try_number: int
-) -> tuple[ErpItem, ExportAttempt] | ExportResult:
+@dataclass(frozen=True)
+class _Claimed:
+    item: ErpItem
+    attempt: ExportAttempt
+    tried: bool  # an earlier try of this key exists
+    snapshot: dict[str, Any] | None
+
+
+def _claim(model: type[ErpItem], item_id: int, try_number: int) -> _Claimed | ExportResult:
     with transaction.atomic():
         item = (
             model.objects.select_for_update(of=("self",))
@@ -65,21 +67,23 @@ def _claim(
             return ExportResult("skipped", f"state is {item.erp_state}")
         if pulls(item.erp_company):
             return ExportResult("skipped", "the company's connector pulls it")
-        content_type = ContentType.objects.get_for_model(model)
+        key = idempotency_key(item)
+        # One query, after the lock: the lease, the claim, earlier tries and the snapshot.
+        checks = export_checks(model, item.pk, item.erp_version, key)
         # A company that just left its connector: the claim it gave out must end first.
-        if live_connector_claims(model).filter(object_id=item.pk).exists():
+        if checks.connector_claimed:
             return ExportResult("skipped", "the company's connector holds a claim on it")
-        if worker_leases(model).filter(object_id=item.pk).exists():
+        if checks.leased:
             return ExportResult("skipped", "another worker is exporting it")
         attempt = ExportAttempt.objects.create(
-            content_type=content_type,
+            content_type=ContentType.objects.get_for_model(model),
             object_id=item.pk,
             company=item.erp_company,
             version=item.erp_version,
-            idempotency_key=idempotency_key(item),
+            idempotency_key=key,
             try_number=try_number,
         )
-    return item, attempt
+    return _Claimed(item, attempt, checks.tried, checks.snapshot)
 
 
 def _finish(
@@ -97,31 +101,28 @@ def erp_export(
     claimed = _claim(model, item_id, try_number)
     if isinstance(claimed, ExportResult):
         return claimed
-    item, attempt = claimed
+    item, attempt = claimed.item, claimed.attempt
     key = attempt.idempotency_key
     try:
-        submitted = submitted_snapshot(item, attempt.version)
-        if submitted is None or submitted.snapshot is None:
+        if claimed.snapshot is None:
             raise PermanentErpError(f"No submitted snapshot of version {attempt.version}.")
         adapter = adapter_for(item.erp_company)
-        earlier = ExportAttempt.objects.filter(idempotency_key=key).exclude(pk=attempt.pk)
         # After a timeout the first try may have reached the ERP: find it rather than remake it.
-        erp_id = (
-            adapter.lookup(kind=item.erp_kind, idempotency_key=key) if earlier.exists() else None
-        )
+        erp_id = adapter.lookup(kind=item.erp_kind, idempotency_key=key) if claimed.tried else None
         if erp_id is None:
             erp_id = adapter.export(
-                kind=item.erp_kind, snapshot=submitted.snapshot, idempotency_key=key
+                kind=item.erp_kind, snapshot=claimed.snapshot, idempotency_key=key
             )
     except ErpError as error:
         return _failed(item, attempt, error, try_number, requeue)
     # The ERP has it: record the attempt's outcome and the transition in one commit.
     with transaction.atomic():
         _finish(attempt, ExportOutcome.SYNCED, erp_id=erp_id)
-        try:
-            erp_mark_synced(item=item, erp_id=erp_id, adapter=adapter.key)
-        except ErpActionRefused as refusal:
-            return ExportResult("already", " ".join(refusal.reasons))
+        # The batch service, for one: it skips (rather than raises on) an item another worker
+        # recorded first, so it needs no savepoint of its own.
+        if not erp_mark_synced_many(model=model, erp_ids={item.pk: erp_id}, adapter=adapter.key):
+            locked = model.objects.values_list("erp_state", flat=True).get(pk=item.pk)
+            return ExportResult("already", f"state is {locked}")
     return ExportResult("synced", erp_id)
 
 

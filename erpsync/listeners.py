@@ -1,5 +1,6 @@
-"""The ERP core's own listener: an acceptance (or an approver's "Export now") queues the
-item's export once it commits.
+"""The ERP core's own listener: an acceptance queues an export batch of the item's company
+(erpsync.tasks.export_batch), an approver's "Export now" the item's own export, once it
+commits.
 
 The item's state is the outbox for exports: if the publish is lost (broker down, process
 killed), the sweeper (erpsync.tasks.sweep_exports) finds the accepted item and queues it.
@@ -17,7 +18,7 @@ from django.db import transaction
 from erpsync.adapters import pulls
 from erpsync.events import ExportRequeued, ItemTransitioned, subscribe
 from erpsync.states import ErpAction
-from erpsync.tasks import export_item, export_items, update_item
+from erpsync.tasks import export_batch, export_item, export_items, update_item
 from erpsync.updates import UpdateTransitioned
 
 EXPORTING_ACTIONS = frozenset({ErpAction.ACCEPT, ErpAction.RETRY_EXPORT})
@@ -37,7 +38,16 @@ def queue_export(message: ItemTransitioned | ExportRequeued) -> None:
     if _exports(message):
         item = message.item
         # robust: a broker that cannot be reached is logged and does not undo the decision.
-        transaction.on_commit(partial(export_item.delay, item.erp_kind, item.pk), robust=True)
+        if isinstance(message, ExportRequeued):
+            task = partial(export_item.delay, item.erp_kind, item.pk)
+        else:
+            # An acceptance exports at once, with whatever else the company has accepted and
+            # nothing holds (erpsync.batch_exports): one batch instead of one task per item.
+            company = item.erp_company
+            task = partial(
+                export_batch.delay, company.pk, company.erp_adapter, item.erp_kind, item.pk
+            )
+        transaction.on_commit(task, robust=True)
 
 
 def queue_exports(messages: Sequence[ItemTransitioned | ExportRequeued]) -> None:

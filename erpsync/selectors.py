@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, JSONField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from erpsync.adapters import pull_adapter_keys
@@ -34,18 +35,51 @@ def state_counts(company: Company) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _submissions(model: type[ErpItem], item_id: Any, version: int) -> QuerySet[ErpEvent]:
+    """The send and resend events that submitted `version` of the item, newest first."""
+    return ErpEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        object_id=item_id,
+        action__in=[ErpAction.SEND, ErpAction.RESEND],
+        version=version,
+    ).order_by("-id")
+
+
 def submitted_snapshot(item: ErpItem, version: int | None = None) -> ErpEvent | None:
     """The send or resend event that submitted `version` (default: the item's latest)."""
-    return (
-        ErpEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(item),
-            object_id=item.pk,
-            action__in=[ErpAction.SEND, ErpAction.RESEND],
-            version=version if version is not None else item.erp_version,
+    return _submissions(
+        type(item), item.pk, version if version is not None else item.erp_version
+    ).first()
+
+
+@dataclass(frozen=True)
+class ExportChecks:
+    """What an export worker asks about an item it has locked, in one query (erpsync.exports)."""
+
+    connector_claimed: bool  # a live claim of the company's connector holds it
+    leased: bool  # another worker's live lease holds it
+    tried: bool  # an attempt with this key exists: an earlier try may have reached the ERP
+    snapshot: dict[str, Any] | None  # what `version` was submitted with
+
+
+def export_checks(model: type[ErpItem], item_id: int, version: int, key: str) -> ExportChecks:
+    """One statement of its own, run once the item's row is locked, so that it sees every
+    lease and claim committed until now (erpsync.exports._claim)."""
+    row = (
+        model.objects.filter(pk=item_id)
+        .annotate(
+            claimed=Exists(live_connector_claims(model).filter(object_id=OuterRef("pk"))),
+            leased=Exists(worker_leases(model).filter(object_id=OuterRef("pk"))),
+            tried=Exists(ExportAttempt.objects.filter(idempotency_key=key)),
+            snapshot=Subquery(
+                _submissions(model, OuterRef("pk"), version).values("snapshot")[:1],
+                output_field=JSONField(),
+            ),
         )
-        .order_by("-id")
-        .first()
+        .values_list("claimed", "leased", "tried", "snapshot")
+        .get()
     )
+    return ExportChecks(*row)
 
 
 def latest_event_id(item: ErpItem) -> int:
@@ -132,6 +166,20 @@ def worker_leases(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
     )
 
 
+def export_holds(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
+    """The model's export attempts that hold their item now: a worker's live lease, or a
+    transient failure whose retry is still scheduled (its backoff has not run out). The sweeper
+    leaves such items alone, and so does a batch claim (erpsync.batch_exports): the retry's own
+    task takes the item when its countdown ends."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
+    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
+    attempts = ExportAttempt.objects.filter(content_type=ContentType.objects.get_for_model(model))
+    return worker_leases(model) | attempts.filter(
+        outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window
+    )
+
+
 def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     """Accepted items whose export has not finished in time and that nothing is working on:
     accepted more than ERP_SWEEP_AFTER_SECONDS ago, no worker holding a live lease, no retry
@@ -143,14 +191,8 @@ def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
     for the connector, which nothing here can hurry; nor one a connector's claim still holds."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.ERP_SWEEP_AFTER_SECONDS)
-    lease = timedelta(seconds=settings.ERP_EXPORT_LEASE_SECONDS)
-    retry_window = lease + timedelta(seconds=settings.ERP_EXPORT_BACKOFF_MAX_SECONDS * 1.5)
     content_type = ContentType.objects.get_for_model(model)
-    attempts = ExportAttempt.objects.filter(content_type=content_type)
-    held = (
-        worker_leases(model)
-        | attempts.filter(outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window)
-    ).values("object_id")
+    held = export_holds(model).values("object_id")
     requeued = ErpEvent.objects.filter(
         content_type=content_type,
         object_id=OuterRef("pk"),

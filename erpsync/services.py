@@ -26,6 +26,7 @@ from erpsync.approval import (
 )
 from erpsync.events import ExportRequeued, ItemTransitioned, publish
 from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
+from erpsync.rows import write_fields
 from erpsync.selectors import events_since, stale_export_items
 from erpsync.snapshots import edit_changes
 from erpsync.states import (
@@ -396,6 +397,67 @@ def erp_mark_synced[Item: ErpItem](
         adapter=adapter,
         claim=claim,
     )
+
+
+# What mark_synced changes on an item's row (ErpItem.mark_synced), for the batch's one UPDATE.
+_SYNCED_FIELDS = ["erp_state", "erp_id", "erp_export_attempts", "erp_error", "erp_changed_by",
+                  "erp_changed_at"]  # fmt: skip
+
+
+def erp_mark_synced_many[Item: ErpItem](
+    *, model: type[Item], erp_ids: dict[int, str], adapter: str = ""
+) -> list[Item]:
+    """erp_mark_synced for a batch of one kind ({item id: ERP id}), by the export worker, in
+    one transaction: the rows locked together (in id order, so two batches never deadlock),
+    each transition checked and applied by the state machine on its locked row, then one
+    UPDATE of the rows and one INSERT of their audit rows, and ItemTransitioned published for
+    each. An item that is no longer accepted (another worker recorded it first) is left as it
+    is and not returned."""
+    if not erp_ids:
+        return []
+    # No savepoint: nothing here raises on purpose (a refused item is skipped), and anything
+    # that does (a listener) must roll back the caller's whole transaction, as for one item.
+    with transaction.atomic(savepoint=False):
+        rows = (
+            model.objects.select_for_update(of=("self",))
+            .select_related(*model.erp_related)
+            .filter(pk__in=list(erp_ids))
+            .order_by("pk")
+        )
+        now = timezone.now()
+        marked: list[Item] = []
+        for locked in rows:
+            if not locked.erp_decide(ErpAction.MARK_SYNCED, None).allowed:
+                continue
+            locked.mark_synced(at=now, erp_id=storable(erp_ids[locked.pk]))
+            marked.append(locked)
+        if not marked:
+            return []
+        write_fields(model, marked, _SYNCED_FIELDS)
+        content_type = ContentType.objects.get_for_model(model)
+        events = ErpEvent.objects.bulk_create(
+            ErpEvent(
+                content_type=content_type,
+                object_id=item.pk,
+                company=item.erp_company,
+                action=ErpAction.MARK_SYNCED,
+                from_state=ErpState.ACCEPTED,
+                to_state=item.erp_state,
+                actor=None,
+                version=item.erp_version,
+                created_at=now,
+                details={
+                    "erp_id": item.erp_id,
+                    "attempts": 1,
+                    **({"adapter": adapter} if adapter else {}),
+                },
+            )
+            for item in marked
+        )
+        for item, event in zip(marked, events, strict=True):
+            item._update_initial_state()  # saved: django-fsm's concurrency check starts anew
+            publish(ItemTransitioned(item=item, event=event))
+    return marked
 
 
 def erp_mark_export_failed[Item: ErpItem](

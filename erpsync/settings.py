@@ -267,6 +267,8 @@ ERP_EXPORT_BACKOFF_MAX_SECONDS = min(
 # A killed worker's export is taken up again within ERP_EXPORT_LEASE_SECONDS +
 # ERP_SWEEP_EVERY_SECONDS (90 s by default); the lease must outlast the slowest ERP call.
 ERP_EXPORT_LEASE_SECONDS = env_int("ERP_EXPORT_LEASE_SECONDS", 60, minimum=1)
+# Most accepted items of one company that one export batch claims (erpsync.batch_exports).
+ERP_EXPORT_BATCH = env_int("ERP_EXPORT_BATCH", 100, minimum=1)
 ERP_SWEEP_AFTER_SECONDS = env_int("ERP_SWEEP_AFTER_SECONDS", 60, minimum=0)
 ERP_SWEEP_EVERY_SECONDS = env_int("ERP_SWEEP_EVERY_SECONDS", 30, minimum=1)
 # The email outbox: how long a worker's claim on an email lasts while it talks to the mail

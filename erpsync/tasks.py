@@ -12,6 +12,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
+from erpsync.batch_exports import export_company_batch
 from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.outbox import send_outbox_email, unsent_emails
@@ -42,13 +43,39 @@ def export_item(kind: str, item_id: int, try_number: int = 1) -> str:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def export_items(kind: str, item_ids: list[int]) -> int:
-    """Queue the export of each of many accepted items (a bulk accept): one message from the
-    request, its per-item tasks published here, off the request's path. A lost or repeated
-    message loses or doubles nothing: export_item is safe to run twice and the sweeper
-    finds accepted items nobody exported."""
-    for item_id in item_ids:
-        export_item.delay(kind, item_id)
+    """Queue the export of many accepted items of one company (a bulk accept) as batches: one
+    message from the request; here, one export_batch per ERP_EXPORT_BATCH items, each carrying
+    its chunk's first item. A lost or repeated message loses or doubles nothing: a batch
+    claims with SKIP LOCKED, the lease and the idempotency key stop a second export, and the
+    sweeper finds accepted items nobody exported."""
+    model = erp_item_model(kind)
+    company_id = (
+        model.objects.filter(pk__in=item_ids[:1]).values_list(model.erp_company_path).first()
+    )
+    if company_id is None:
+        return 0
+    size = max(1, settings.ERP_EXPORT_BATCH)
+    for start in range(0, len(item_ids), size):
+        export_batch.delay(company_id[0], "", kind, item_ids[start])
     return len(item_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_batch(company_id: int, adapter_key: str = "", kind: str = "", item_id: int = 0) -> str:
+    """Export what the company has accepted right now, up to ERP_EXPORT_BATCH items in one
+    batch (erpsync.batch_exports), the accepted item `kind` `item_id` that queued it first;
+    safe to run twice or concurrently (SKIP LOCKED gives two runs disjoint items; the lease
+    and the idempotency key do the rest). `adapter_key` only names the adapter the batch was
+    queued for, in the log: the company's current adapter exports it. A transient failure
+    requeues that item's own export_item with its backoff."""
+
+    def requeue(kind: str, item_id: int, try_number: int, countdown: float) -> None:
+        export_item.apply_async((kind, item_id, try_number), countdown=countdown)
+
+    first = (erp_item_model(kind), item_id) if kind and item_id else None
+    result = export_company_batch(company_id=company_id, requeue=requeue, first=first)
+    logger.info("export batch of company %s (%s): %s", company_id, adapter_key, result)
+    return str(result)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

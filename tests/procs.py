@@ -227,10 +227,19 @@ class ReceivingErp:
     idempotency key, and can fail a share of calls transiently or hold each call a while."""
 
     def __init__(
-        self, secret: str, *, fail_share: float = 0.0, delay: float = 0.0, seed: int = 7
+        self,
+        secret: str,
+        *,
+        fail_share: float = 0.0,
+        delay: float = 0.0,
+        seed: int = 7,
+        refuse: frozenset[str] = frozenset(),
     ) -> None:
         self.secret = secret
         self.fail_share = fail_share
+        # Snapshot codes the ERP refuses (422 alone, a refused entry in a batch).
+        self.refuse = refuse
+        self.batch_calls = 0  # POSTs to the batch endpoint (batch_url)
         self.delay = delay
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -245,6 +254,18 @@ class ReceivingErp:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/erp"
+
+    @property
+    def batch_url(self) -> str:
+        """The batch endpoint of erpsync.adapters.webhook's protocol."""
+        return f"{self.url}/batch"
+
+    def _create(self, key: str) -> str:
+        with self.lock:
+            if key not in self.records:
+                self.records[key] = f"ERP-{len(self.records) + 1}"
+                self.created.append(key)
+            return self.records[key]
 
     def start(self) -> ReceivingErp:
         self.thread.start()
@@ -294,7 +315,14 @@ class ReceivingErp:
                 except SignatureError as error:
                     self._send(401, {"error": str(error)})
                     return
-                key = json.loads(body)["idempotency_key"]
+                if self.path.endswith("/batch"):
+                    self._batch(json.loads(body)["items"])
+                    return
+                data = json.loads(body)
+                key = data["idempotency_key"]
+                if data["snapshot"].get("code") in erp.refuse:
+                    self._send(422, {"error": "refused by the test ERP"})
+                    return
                 with erp.lock:
                     erp.calls += 1
                     fail = erp.random.random() < erp.fail_share
@@ -306,11 +334,27 @@ class ReceivingErp:
                 erp.in_flight.set()
                 if erp.delay:
                     time.sleep(erp.delay)
+                self._send(201, {"id": erp._create(key)})
+
+            def _batch(self, items: list[dict[str, Any]]) -> None:
+                """Per item, what the single POST would answer; a share fails transiently."""
                 with erp.lock:
-                    if key not in erp.records:
-                        erp.records[key] = f"ERP-{len(erp.records) + 1}"
-                        erp.created.append(key)
-                    erp_id = erp.records[key]
-                self._send(201, {"id": erp_id})
+                    erp.batch_calls += 1
+                erp.in_flight.set()
+                if erp.delay:
+                    time.sleep(erp.delay)
+                results: dict[str, Any] = {}
+                for item in items:
+                    key = item["idempotency_key"]
+                    with erp.lock:
+                        fail = erp.random.random() < erp.fail_share
+                        erp.failures_injected += fail
+                    if item["snapshot"].get("code") in erp.refuse:
+                        results[key] = {"error": "refused by the test ERP"}
+                    elif fail:
+                        results[key] = {"error": "busy, try again", "retry": True}
+                    else:
+                        results[key] = {"id": erp._create(key)}
+                self._send(200, {"results": results})
 
         return Handler

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -125,6 +126,9 @@ class Capability(StrEnum):
     UPDATE = "update"
     # Unlink a synced item: make sure its ERP record is gone, or void it (erpsync.unlink).
     UNLINK = "unlink"
+    # Export a batch of accepted items in one call (erpsync.batch_exports): fewer round trips
+    # to the ERP. Without it a batch is exported one item at a time through export().
+    EXPORT_MANY = "export many"
 
 
 class ErpStatus(StrEnum):
@@ -185,6 +189,20 @@ class UnlinkOutcome:
     @property
     def unlinked(self) -> bool:
         return self.status != UnlinkStatus.STILL_THERE
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One item of a batch export (Capability.EXPORT_MANY): what export() takes for one item."""
+
+    kind: str
+    snapshot: dict[str, Any]
+    idempotency_key: str
+
+
+# export_many's answer: for each request's idempotency key, the ERP id, or the ErpError that
+# item met (transient or permanent, judged per item as for export()).
+ExportResults = dict[str, str | ErpError]
 
 
 class UnsupportedCapability(PermanentErpError):
@@ -248,6 +266,19 @@ class Adapter:
         raise NotImplementedError
 
     # ----- optional capabilities ---------------------------------------------------------
+
+    def can_export_many(self) -> bool:
+        """Whether export_many may be called: Capability.EXPORT_MANY, or, for an adapter whose
+        ERP says so in the company's settings (the webhook's batch_url), those settings."""
+        return self.can(Capability.EXPORT_MANY)
+
+    def export_many(self, items: Sequence[ExportRequest]) -> ExportResults:
+        """Capability.EXPORT_MANY: export() for each of `items` in as few calls as the ERP
+        allows, with the same promise per key (one record per key; a key seen before answers
+        the id of what it made). Every request's key is in the answer. An error that concerns
+        the whole call (the ERP cannot be reached) may be raised instead: it then stands for
+        every item."""
+        raise self._unsupported(Capability.EXPORT_MANY)
 
     def reconcile(self, kind: str, erp_id: str, snapshot: dict[str, Any]) -> list[str]:
         """Capability.RECONCILE: what differs between the ERP's record `erp_id` and the

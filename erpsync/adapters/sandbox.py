@@ -7,6 +7,10 @@ adapter settings, so that demos and tests show every path:
 
 "transient:N" fails the first N calls for that item and then succeeds.
 
+`{"pause_after_write": 5}` makes it wait that many seconds after an export's write is
+committed before it answers: long enough to kill the worker between the ERP's write and the
+worker recording it (a lost answer), as the recovery tests and a demo of it do.
+
 What happens in the ERP after an export is played with `manage.py erp_sandbox pay|cancel|
 delete <ERP id>` (sandbox_pay and friends below): Refresh then reads it back (fetch).
 
@@ -19,25 +23,33 @@ an invoice that was paid.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, CharField, Count, Value, When
+from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
 
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpError,
     ErpPayment,
     ErpRecord,
     ErpStatus,
+    ExportRequest,
+    ExportResults,
     PermanentErpError,
     SettingField,
     SettingKind,
     TransientErpError,
     UnlinkOutcome,
     UnlinkStatus,
+    seconds,
 )
 from erpsync.models import SandboxCall, SandboxRecord
 from erpsync.snapshots import format_money, value_at
@@ -47,7 +59,9 @@ class SandboxAdapter(Adapter):
     key = "sandbox"
     label = "Sandbox"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
-    capabilities = frozenset({Capability.FETCH, Capability.UPDATE, Capability.UNLINK})
+    capabilities = frozenset(
+        {Capability.FETCH, Capability.UPDATE, Capability.UNLINK, Capability.EXPORT_MANY}
+    )
     # A synced job's or sub job's record is renamed in place; an invoice never changes.
     update_kinds = frozenset({"job", "sub_job"})
     setting_fields = (
@@ -58,11 +72,21 @@ class SandboxAdapter(Adapter):
             help='A JSON map from an item\'s code or number to "permanent", "transient" or '
             '"transient:N", e.g. {"08-000": "permanent"}. Leave it blank for none.',
         ),
+        SettingField(
+            "pause_after_write",
+            "Pause after each export (seconds)",
+            SettingKind.NUMBER,
+            help="Wait this long after writing an export before answering, to show what a "
+            "lost answer does. Leave it blank for none.",
+        ),
     )
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[str]:
         problems = []
+        pause = settings.get("pause_after_write")
+        if pause not in (None, "") and seconds(pause, -1.0) < 0:
+            problems.append('"pause_after_write" must be a number of seconds above 0.')
         fail = settings.get("fail", {})
         if not isinstance(fail, dict):
             return ['"fail" must map an item code or number to "permanent" or "transient[:N]".']
@@ -74,10 +98,16 @@ class SandboxAdapter(Adapter):
                 )
         return problems
 
-    def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
+    def _told(self, snapshot: dict[str, Any]) -> tuple[str, str, str]:
+        """The item's reference and how it is told to fail: ("permanent" | "transient" | "",
+        the N of "transient:N" or "")."""
         ref = str(snapshot.get("code") or snapshot.get("number") or "")
         how = str(self.settings.get("fail", {}).get(ref, ""))
         kind, _, count = how.partition(":")
+        return ref, kind, count
+
+    def _failure(self, snapshot: dict[str, Any], idempotency_key: str) -> None:
+        ref, kind, count = self._told(snapshot)
         calls = SandboxCall.objects.filter(company=self.company, idempotency_key=idempotency_key)
         if kind == "permanent":
             SandboxCall.objects.create(
@@ -112,6 +142,7 @@ class SandboxAdapter(Adapter):
                 )
                 record.erp_id = f"SBX-{record.pk:06d}"
                 record.save(update_fields=["erp_id"])
+            self._pause()
         except IntegrityError:
             # Another worker exported the same key at the same moment: its record stands.
             SandboxCall.objects.create(
@@ -121,6 +152,79 @@ class SandboxAdapter(Adapter):
             assert found is not None
             return found
         return record.erp_id
+
+    def export_many(self, items: Sequence[ExportRequest]) -> ExportResults:
+        """The whole batch in one bulk write: the calls, the new records (a key seen before
+        keeps its record: ON CONFLICT DO NOTHING, as a concurrent export() of the same key
+        would), their ids, then one read of every key's id. Items told to fail fail alone."""
+        results: ExportResults = {}
+        counted = [r.idempotency_key for r in items if self._told(r.snapshot)[1] == "transient"]
+        calls_so_far = dict(
+            SandboxCall.objects.filter(company=self.company, idempotency_key__in=counted)
+            .values_list("idempotency_key")
+            .annotate(n=Count("pk"))
+            .values_list("idempotency_key", "n")
+            .order_by()
+        )
+        calls: list[SandboxCall] = []
+        fresh: dict[str, ExportRequest] = {}
+        for request in items:
+            key = request.idempotency_key
+            ref, told, count = self._told(request.snapshot)
+            error: ErpError | None = None
+            if told == "permanent":
+                error = PermanentErpError(
+                    f"Sandbox ERP refused {ref}: it is set to fail permanently."
+                )
+            elif told == "transient" and (not count or calls_so_far.get(key, 0) < int(count)):
+                error = TransientErpError(f"Sandbox ERP is busy for {ref}: try again later.")
+            outcome = "ok" if error is None else told
+            calls.append(SandboxCall(company=self.company, idempotency_key=key, outcome=outcome))
+            if error is None:
+                fresh[key] = request
+            else:
+                results[key] = error
+        with transaction.atomic():
+            SandboxCall.objects.bulk_create(calls)
+            SandboxRecord.objects.bulk_create(
+                [
+                    SandboxRecord(
+                        company=self.company,
+                        kind=r.kind,
+                        idempotency_key=key,
+                        erp_id="pending",
+                        payload=r.snapshot,
+                    )
+                    for key, r in fresh.items()
+                ],
+                ignore_conflicts=True,
+            )
+            # SBX-<pk, 6 digits at least>, as export() names a record.
+            pk_text = Cast("pk", CharField())
+            SandboxRecord.objects.filter(
+                company=self.company, idempotency_key__in=list(fresh), erp_id="pending"
+            ).update(
+                erp_id=Concat(
+                    Value("SBX-"),
+                    Case(
+                        When(pk__lt=1_000_000, then=LPad(pk_text, 6, Value("0"))), default=pk_text
+                    ),
+                    output_field=CharField(),
+                )
+            )
+            results.update(
+                SandboxRecord.objects.filter(
+                    company=self.company, idempotency_key__in=list(fresh)
+                ).values_list("idempotency_key", "erp_id")
+            )
+        self._pause()
+        return results
+
+    def _pause(self) -> None:
+        """pause_after_write: the write is committed, the answer not given yet."""
+        pause = seconds(self.settings.get("pause_after_write"), 0.0)
+        if pause:
+            time.sleep(pause)
 
     def update(
         self,

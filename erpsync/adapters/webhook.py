@@ -42,6 +42,19 @@ What the receiving server must do:
 - Errors: 429 and 5xx mean "try again later" (erpsync retries). Any other 4xx means "this
   item is refused": give a reason as ``{"error": "..."}`` (or ``{"message": "..."}``, or plain
   text), which approvers see under Failed to Export.
+
+Optional, a batch endpoint, used only when the company's settings name it (``batch_url``);
+without it every item is POSTed on its own as above:
+
+- ``POST <batch_url>``, export many. The body is ``{"items": [<an export's body>, ...]}``
+  (compact JSON, sorted keys; each item as the single POST's body, with its own
+  ``idempotency_key``), signed like any POST. Make one record per key exactly as the single
+  POST does (a key seen before makes nothing and answers its id), and answer 2xx with
+  ``{"results": {"<key>": {"id": "<ERP id>"} | {"error": "...", "retry": true|false}}}``:
+  one entry per item, ``retry: true`` for an item to try again later, ``false`` (the
+  default) for an item refused. A key missing from the answer is tried again later. An answer
+  other than 2xx stands for every item (429 and 5xx: try again later; other 4xx: refused).
+  Lookups before a retry stay one ``GET <url>?idempotency_key=…`` per key.
 """
 
 from __future__ import annotations
@@ -61,6 +74,9 @@ from urllib.parse import urlencode, urlsplit
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpError,
+    ExportRequest,
+    ExportResults,
     PermanentErpError,
     SettingField,
     SettingKind,
@@ -260,6 +276,13 @@ class WebhookAdapter(Adapter):
         SettingField(
             "timeout", "Timeout (seconds)", SettingKind.NUMBER, help="Default 10 seconds."
         ),
+        SettingField(
+            "batch_url",
+            "Batch URL",
+            SettingKind.URL,
+            help="Only if the receiving server has the batch endpoint (many items in one "
+            "POST); leave it blank to POST each item on its own.",
+        ),
     )
 
     def __init__(self, *, company: Company, settings: dict[str, Any] | None = None) -> None:
@@ -298,7 +321,16 @@ class WebhookAdapter(Adapter):
                     "The previous webhook secret (previous_secret) must differ from the secret "
                     "(secret)."
                 )
+        batch_url = settings.get("batch_url")
+        if batch_url is not None and not isinstance(batch_url, str):
+            problems.append("The webhook batch URL (batch_url) must be text.")
+        problems += url_problems(batch_url, "webhook batch URL")
         return problems + timeout_problems(settings.get("timeout"), "webhook")
+
+    def can_export_many(self) -> bool:
+        """Only when the receiver declares the batch endpoint (batch_url)."""
+        url = self.settings.get("batch_url")
+        return isinstance(url, str) and bool(url.strip())
 
     @property
     def url(self) -> str:
@@ -336,6 +368,38 @@ class WebhookAdapter(Adapter):
         if 200 <= response.status < 300:
             return _id_from(response)
         raise self._error(response)
+
+    def export_many(self, items: Sequence[ExportRequest]) -> ExportResults:
+        """The batch endpoint (batch_url): every item in one signed POST, a result per key."""
+        if not self.can_export_many():
+            raise self._unsupported(Capability.EXPORT_MANY)
+        body = json.dumps(
+            {
+                "items": [
+                    {"kind": r.kind, "idempotency_key": r.idempotency_key, "snapshot": r.snapshot}
+                    for r in items
+                ]
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        response = self._request(
+            "POST",
+            str(self.settings["batch_url"]).strip(),
+            body=body,
+            signed=body,
+            headers={"Content-Type": "application/json"},
+        )
+        if not 200 <= response.status < 300:
+            raise self._error(response)
+        data = response.json()
+        answers = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(answers, dict):
+            raise TransientErpError("The ERP's batch answer has no results: trying again later")
+        results: ExportResults = {}
+        for request in items:
+            results[request.idempotency_key] = _item_result(answers.get(request.idempotency_key))
+        return results
 
     def lookup(self, *, kind: str, idempotency_key: str) -> str | None:
         response = self._get({"idempotency_key": idempotency_key})
@@ -433,6 +497,20 @@ class WebhookAdapter(Adapter):
                 f"The ERP refused our signature: check the secret ({status}: {response.message()})"
             )
         return PermanentErpError(message)
+
+
+def _item_result(answer: Any) -> str | ErpError:
+    """One item's entry in a batch answer: its ERP id, or its error."""
+    if not isinstance(answer, dict):
+        return TransientErpError("The ERP's batch answer left this item out: trying again later")
+    erp_id = answer.get("id")
+    if erp_id is not None and not isinstance(erp_id, bool | dict | list) and str(erp_id).strip():
+        return str(erp_id)
+    message = answer.get("error")
+    text = _trim(message) if isinstance(message, str) and message.strip() else "no message"
+    if answer.get("retry") is True:
+        return TransientErpError(f"The ERP asked to try this item again later: {text}")
+    return PermanentErpError(f"The ERP refused this item: {text}")
 
 
 def _id_from(response: _Response) -> str:
