@@ -70,6 +70,7 @@ class Claimed:
 class BatchResult:
     claimed: int = 0
     synced: list[int] = field(default_factory=list)  # attempt ids
+    items: dict[str, list[int]] = field(default_factory=dict)  # kind -> the ids claimed
     retrying: int = 0
     failed: int = 0
     already: int = 0
@@ -272,6 +273,8 @@ def _record(
 ) -> BatchResult:
     """Every outcome and transition of the batch in one transaction."""
     outcome = BatchResult(claimed=len(batch))
+    for claimed in batch:
+        outcome.items.setdefault(claimed.item.erp_kind, []).append(claimed.item.pk)
     now = timezone.now()
     retries: list[tuple[str, int, int, float]] = []
     with transaction.atomic():

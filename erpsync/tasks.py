@@ -56,18 +56,30 @@ def export_items(kind: str, item_ids: list[int]) -> int:
         return 0
     size = max(1, settings.ERP_EXPORT_BATCH)
     for start in range(0, len(item_ids), size):
-        export_batch.delay(company_id[0], "", kind, item_ids[start])
+        chunk = item_ids[start : start + size]
+        export_batch.delay(company_id[0], "", kind, chunk[0], chunk)
     return len(item_ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def export_batch(company_id: int, adapter_key: str = "", kind: str = "", item_id: int = 0) -> str:
+def export_batch(
+    company_id: int,
+    adapter_key: str = "",
+    kind: str = "",
+    item_id: int = 0,
+    item_ids: list[int] | None = None,
+) -> str:
     """Export what the company has accepted right now, up to ERP_EXPORT_BATCH items in one
     batch (erpsync.batch_exports), the accepted item `kind` `item_id` that queued it first;
     safe to run twice or concurrently (SKIP LOCKED gives two runs disjoint items; the lease
     and the idempotency key do the rest). `adapter_key` only names the adapter the batch was
     queued for, in the log: the company's current adapter exports it. A transient failure
-    requeues that item's own export_item with its backoff."""
+    requeues that item's own export_item with its backoff.
+
+    `item_ids` (of `kind`, a bulk accept's chunk) are the items this batch was queued for:
+    one the claim skipped because someone held its row at that moment gets its own
+    export_item, which waits for the row (holding no other), rather than the sweeper's turn.
+    Waiting for them all in the claim instead could deadlock with another batch's outcome."""
 
     def requeue(kind: str, item_id: int, try_number: int, countdown: float) -> None:
         export_item.apply_async((kind, item_id, try_number), countdown=countdown)
@@ -75,6 +87,9 @@ def export_batch(company_id: int, adapter_key: str = "", kind: str = "", item_id
     first = (erp_item_model(kind), item_id) if kind and item_id else None
     result = export_company_batch(company_id=company_id, requeue=requeue, first=first)
     logger.info("export batch of company %s (%s): %s", company_id, adapter_key, result)
+    for missed in sorted(set(item_ids or ()) - set(result.items.get(kind, ()))):
+        # Already synced, or held by another worker's lease: export_item sees it and stops.
+        export_item.delay(kind, missed)
     return str(result)
 
 

@@ -22,7 +22,7 @@ from erpsync.exports import erp_export, idempotency_key, stale_exports
 from erpsync.models import ErpEvent, ExportAttempt, SandboxCall, SandboxRecord
 from erpsync.rows import write_fields
 from erpsync.services import erp_accept, erp_send
-from erpsync.tasks import export_batch
+from erpsync.tasks import export_batch, export_items
 from subjobs.models import SubJob
 from tests.procs import (
     ReceivingErp,
@@ -185,6 +185,41 @@ def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
         release.set()
         thread.join(10)
     assert [c.item.pk for c in claimed] == [first.pk]  # waited for; the other has a lease
+
+
+def test_a_bulk_accepts_item_someone_holds_at_the_claim_is_exported_without_the_sweeper(
+    worker: None, project: Any, admin: Any, approver: Any
+) -> None:
+    """A bulk accept queues one batch per chunk, carrying the chunk's ids: one the claim
+    skipped (its row held by someone for a moment) gets its own export_item, which waits for
+    the row. No beat runs here: without that, the item would wait for the sweeper."""
+    items = accepted_sub_jobs(project, admin, approver, 3)
+    held = items[1]
+    locked, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                SubJob.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        export_items.delay("sub_job", [i.pk for i in items])
+        others = [items[0], items[2]]
+        wait_for(lambda: set(states(others).values()) == {"synced"}, "the batch")
+        assert states([held]) == {held.code: "accepted"}  # skipped by the batch's claim
+    finally:
+        release.set()
+        thread.join(10)
+    wait_for(lambda: set(states(items).values()) == {"synced"}, "the skipped item's export")
+    assert SandboxRecord.objects.count() == 3
+    assert ExportAttempt.objects.filter(object_id=held.pk).count() == 1
 
 
 def test_concurrent_claims_in_two_threads_never_share_an_item(
