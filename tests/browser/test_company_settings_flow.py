@@ -66,7 +66,7 @@ def test_an_erp_tool_admin_changes_the_settings_and_audits_them(
     expect(page.locator("[data-current-adapter]")).to_have_text("Sandbox")
     page.get_by_label("ERP adapter").select_option("webhook")
     expect(page.locator("#adapter-form")).to_have_attribute("data-adapter-form", "webhook")
-    page.get_by_label("URL").fill(erp.url)
+    page.get_by_label("URL (required)").fill(erp.url)
     page.get_by_label("Secret (required)").fill(SECRET)
     page.get_by_role("button", name="Save ERP adapter").click()
     expect(page.get_by_text("ERP adapter saved: Webhook.")).to_be_visible()
