@@ -48,7 +48,7 @@ from erpsync.exports import backoff_seconds, idempotency_key
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent, ErpItem, ExportAttempt, ExportOutcome
 from erpsync.rows import write_fields
-from erpsync.selectors import export_holds, live_connector_claims
+from erpsync.selectors import export_holds, live_connector_claims, lock_unheld_accepted
 from erpsync.services import erp_mark_export_failed, erp_mark_synced_many, storable
 from erpsync.states import ErpActionRefused, ErpState
 from projects.models import Company
@@ -100,29 +100,14 @@ def _lock_claimable(
     """Up to `limit` of the company's accepted items of this kind that nothing holds, besides
     `taken`, locked; rows another worker has locked are skipped, not waited for. Call inside a
     transaction."""
-    found: list[ErpItem] = []
-    seen = list(taken)
-    while len(found) < limit:
-        rows = list(
-            model.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(*model.erp_related)
-            .for_company(company)
-            .filter(erp_state=ErpState.ACCEPTED)
-            .exclude(pk__in=export_holds(model).values("object_id"))
-            .exclude(pk__in=live_connector_claims(model).values("object_id"))
-            .exclude(pk__in=seen)
-            .order_by("erp_changed_at", "pk")[: limit - len(found)]
-        )
-        if not rows:
-            break
-        seen += [row.pk for row in rows]
-        # A worker that committed its attempt after this statement began, but before we
-        # locked the row, is invisible to the statement: ask again now that the rows are ours.
-        held = _held_ids(model, [row.pk for row in rows])
-        found += [row for row in rows if row.pk not in held]
-        if not held:
-            break
-    return found
+    return lock_unheld_accepted(
+        model,
+        company,
+        limit,
+        holds=(export_holds(model), live_connector_claims(model)),
+        held_among=lambda ids: _held_ids(model, ids),
+        seen=taken,
+    )
 
 
 def _lock_first(model: type[ErpItem], company: Company, item_id: int) -> list[ErpItem]:

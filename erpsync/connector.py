@@ -53,7 +53,7 @@ from erpsync.models import (
     display_name,
     when,
 )
-from erpsync.selectors import live_connector_claims, worker_leases
+from erpsync.selectors import live_connector_claims, lock_unheld_accepted, worker_leases
 from erpsync.services import erp_mark_export_failed, erp_mark_synced, storable
 from erpsync.states import ErpAction, ErpState
 from projects.models import Company
@@ -144,34 +144,18 @@ def _check_batch(limit: Any, lease_seconds: Any) -> None:
 def _lock_claimable[Item: ErpItem](model: type[Item], company: Company, limit: int) -> list[Item]:
     """Up to `limit` of the company's accepted items of this kind that no live claim holds,
     locked (rows another claimer has locked are skipped). Call inside a transaction."""
-    found: list[Item] = []
-    seen: set[int] = set()
-    while len(found) < limit:
-        rows = list(
-            model.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(*model.erp_related)
-            .for_company(company)
-            .filter(erp_state=ErpState.ACCEPTED)
-            .exclude(pk__in=live_connector_claims(model).values("object_id"))
-            # A company that just switched to its connector: a running export finishes first.
-            .exclude(pk__in=worker_leases(model).values("object_id"))
-            .exclude(pk__in=seen)
-            .order_by("erp_changed_at", "pk")[: limit - len(found)]
-        )
-        if not rows:
-            break
-        seen.update(row.pk for row in rows)
-        # A claimer that committed after this statement began, but before we locked its rows,
-        # is invisible to the statement: ask again now that the rows are ours.
-        taken = set(
+    # A company that just switched to its connector: a running export finishes first.
+    return lock_unheld_accepted(
+        model,
+        company,
+        limit,
+        holds=(live_connector_claims(model), worker_leases(model)),
+        held_among=lambda ids: set(
             live_connector_claims(model)
-            .filter(object_id__in=[row.pk for row in rows])
+            .filter(object_id__in=ids)
             .values_list("object_id", flat=True)
-        )
-        found += [row for row in rows if row.pk not in taken]
-        if not taken:
-            break
-    return found
+        ),
+    )
 
 
 def claim_batch(

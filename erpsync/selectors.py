@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -178,6 +179,42 @@ def export_holds(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
     return worker_leases(model) | attempts.filter(
         outcome=ExportOutcome.TRANSIENT, finished_at__gte=now - retry_window
     )
+
+
+def lock_unheld_accepted[Item: ErpItem](
+    model: type[Item],
+    company: Company,
+    limit: int,
+    *,
+    holds: Iterable[QuerySet[Any]],
+    held_among: Callable[[list[int]], set[int]],
+    seen: Iterable[int] = (),
+) -> list[Item]:
+    """Up to `limit` of the company's accepted items of this kind, oldest accepted first, that
+    none of `holds` (querysets of `object_id`) holds and not in `seen`, locked with SKIP
+    LOCKED: rows another worker or claimer has locked are passed over, not waited for. Call
+    inside a transaction. Whoever committed a hold after a statement began, but before its
+    rows were locked, is invisible to it: `held_among(ids)` asks again once the rows are ours,
+    and the held ones are left out (and looked past)."""
+    found: list[Item] = []
+    passed = list(seen)
+    while len(found) < limit:
+        rows = model.objects.select_for_update(skip_locked=True, of=("self",))
+        rows = rows.select_related(*model.erp_related).for_company(company)
+        rows = rows.filter(erp_state=ErpState.ACCEPTED)
+        for held in holds:
+            rows = rows.exclude(pk__in=held.values("object_id"))
+        batch = list(
+            rows.exclude(pk__in=passed).order_by("erp_changed_at", "pk")[: limit - len(found)]
+        )
+        if not batch:
+            break
+        passed += [row.pk for row in batch]
+        held_now = held_among([row.pk for row in batch])
+        found += [row for row in batch if row.pk not in held_now]
+        if not held_now:
+            break
+    return found
 
 
 def stale_export_items[Item: ErpItem](model: type[Item]) -> QuerySet[Item]:
