@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -155,6 +156,31 @@ def test_two_claims_at_once_take_disjoint_items(project: Any, admin: Any, approv
     assert claim_batch(company, 100) == []
 
 
+@contextmanager
+def row_held(pk: int, seconds: float = 10) -> Iterator[threading.Event]:
+    """Another connection holds the sub job's row (select_for_update) until the block ends or
+    the yielded event is set, at most `seconds`."""
+    locked, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                SubJob.objects.select_for_update().get(pk=pk)
+                locked.set()
+                release.wait(seconds)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(10), "the other connection never took the row"
+        yield release
+    finally:
+        release.set()
+        thread.join(10)
+
+
 def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
     project: Any, admin: Any, approver: Any
 ) -> None:
@@ -163,27 +189,10 @@ def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
     it queued waits for it instead, and takes the others too."""
     first, other = accepted_sub_jobs(project, admin, approver, 2)
     company = project.company
-    locked, release = threading.Event(), threading.Event()
-
-    def refusing_decision() -> None:
-        try:
-            with transaction.atomic():
-                SubJob.objects.select_for_update().get(pk=first.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=refusing_decision)
-    thread.start()
-    assert locked.wait(10)
-    try:
+    with row_held(first.pk) as release:  # a refusing decision, say
         assert [c.item.pk for c in claim_batch(company, 100)] == [other.pk]  # skipped
         threading.Timer(0.5, release.set).start()
         claimed = claim_batch(company, 100, first=(SubJob, first.pk))
-    finally:
-        release.set()
-        thread.join(10)
     assert [c.item.pk for c in claimed] == [first.pk]  # waited for; the other has a lease
 
 
@@ -195,28 +204,11 @@ def test_a_bulk_accepts_item_someone_holds_at_the_claim_is_exported_without_the_
     the row. No beat runs here: without that, the item would wait for the sweeper."""
     items = accepted_sub_jobs(project, admin, approver, 3)
     held = items[1]
-    locked, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                SubJob.objects.select_for_update().get(pk=held.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert locked.wait(10)
+    with row_held(held.pk, seconds=30):
         export_items.delay("sub_job", [i.pk for i in items])
         others = [items[0], items[2]]
         wait_for(lambda: set(states(others).values()) == {"synced"}, "the batch")
         assert states([held]) == {held.code: "accepted"}  # skipped by the batch's claim
-    finally:
-        release.set()
-        thread.join(10)
     wait_for(lambda: set(states(items).values()) == {"synced"}, "the skipped item's export")
     assert SandboxRecord.objects.count() == 3
     assert ExportAttempt.objects.filter(object_id=held.pk).count() == 1
