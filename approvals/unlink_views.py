@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from approvals.access import ErpToolAccess, erp_tool_access
 from approvals.kinds import kind_for
 from approvals.selectors import ARCHIVED, queue_item
-from erpsync.adapters import Capability, ErpError, adapter_class_for
-from erpsync.states import ErpActionRefused
-from erpsync.unlink import UNLINK_PERMISSION, StillInErp, erp_unlink
-from erpsync.web import next_url, refused, unlinked_message
+from erpsync.adapters import Capability, adapter_class_for
+from erpsync.states import ErpAction
+from erpsync.unlink import UNLINK_PERMISSION
+from erpsync.web import item_action, next_url
 from projects.permissions import administers_erp_tool
 
 
@@ -45,15 +43,4 @@ def erp_unlink_item(request: HttpRequest, slug: str, kind: str, item_id: int) ->
     if item is None:
         raise Http404("No such item.")
     back = next_url(request, reverse("erp_queue", args=[slug, kind, ARCHIVED]))
-    try:
-        item = erp_unlink(item=item, user=request.user)
-    except StillInErp as refusal:
-        return refused(request, refusal.reasons, refusal.status_code, title="Still in the ERP")
-    except ErpActionRefused as refusal:
-        return refused(request, refusal.reasons, refusal.status_code, title="Unlink refused")
-    except ErpError as error:
-        return refused(
-            request, [f"The ERP could not be asked: {error.message}"], 503, title="Unlink failed"
-        )
-    messages.success(request, f"{item.erp_name_in(access.company)}: {unlinked_message(item)}")
-    return redirect(back)
+    return item_action(request, item, ErpAction.UNLINK, next_url=back, named=True)

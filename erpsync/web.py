@@ -197,48 +197,49 @@ def refused(
 def sender_action(
     request: HttpRequest, item: ErpItem, action: str, *, next_url: str
 ) -> HttpResponse:
-    """POST Send, Resend, Retrieve, Refresh or Unlink on an item; the service checks
-    everything again."""
+    """POST Send, Resend, Retrieve, Refresh or Unlink on an item's page."""
     try:
         erp_action = ErpAction(action)
-        service = PAGE_SERVICES[erp_action]
+        PAGE_SERVICES[erp_action]
     except (ValueError, KeyError):
         return refused(request, [f"'{action}' is not an action here."], 404)
+    return item_action(request, item, erp_action, next_url=next_url)
+
+
+def item_action(
+    request: HttpRequest,
+    item: ErpItem,
+    erp_action: ErpAction,
+    *,
+    next_url: str,
+    named: bool = False,
+) -> HttpResponse:
+    """Run one of PAGE_SERVICES on the item (the service checks everything again) and answer
+    as every page does: its refusal with the reasons, 503 when the ERP could not be asked,
+    else back to `next_url` saying what happened (after the item's name, with `named`: the
+    company's lists mix items)."""
+    label = erp_action.label.removesuffix(" from ERP")
+    crumbs = {"breadcrumbs": item_breadcrumbs(item), "back": next_url}
     try:
-        item = service(item=item, user=request.user)
+        item = PAGE_SERVICES[erp_action](item=item, user=request.user)
     except ErpError as error:
-        return refused(
-            request,
-            [f"The ERP could not be asked: {error.message}"],
-            503,
-            title=f"{'Unlink' if erp_action == ErpAction.UNLINK else 'Refresh'} failed",
-            breadcrumbs=item_breadcrumbs(item),
-            back=next_url,
-        )
+        reasons = [f"The ERP could not be asked: {error.message}"]
+        return refused(request, reasons, 503, title=f"{label} failed", **crumbs)
     except StillInErp as refusal:
         return refused(
-            request,
-            refusal.reasons,
-            refusal.status_code,
-            title="Still in the ERP",
-            breadcrumbs=item_breadcrumbs(item),
-            back=next_url,
+            request, refusal.reasons, refusal.status_code, title="Still in the ERP", **crumbs
         )
     except ErpActionRefused as refusal:
         return refused(
-            request,
-            refusal.reasons,
-            refusal.status_code,
-            title=f"{erp_action.label} refused",
-            breadcrumbs=item_breadcrumbs(item),
-            back=next_url,
+            request, refusal.reasons, refusal.status_code, title=f"{label} refused", **crumbs
         )
     if erp_action == ErpAction.REFRESH:
-        messages.success(request, refreshed_message(item))
+        done = refreshed_message(item)
     elif erp_action == ErpAction.UNLINK:
-        messages.success(request, unlinked_message(item))
+        done = unlinked_message(item)
     else:
-        messages.success(request, DONE[erp_action])
+        done = DONE[erp_action]
+    messages.success(request, f"{item.erp_name_in(item.erp_company)}: {done}" if named else done)
     return redirect(next_url)
 
 
