@@ -28,7 +28,8 @@ only fitting candidate; with several candidates and no default the setting is re
 - Stray drafts (Capability.LIST_DRAFTS): ``drafts()`` lists every draft customer invoice
   whose reference is an erpsync key; erp_reconcile tells which no current export explains.
 - Refresh (Capability.FETCH): see fetch.py. Rename (Capability.UPDATE): see update.py.
-  Unlink (Capability.UNLINK): see unlink.py.
+  Unlink (Capability.UNLINK): see unlink.py. Batches of invoices (Capability.EXPORT_MANY):
+  see batch.py.
 - Errors: unreachable, timeouts, a busy database, a concurrent update → TransientErpError;
   Tryton's user errors and warnings and a refused login → PermanentErpError (its message).
 """
@@ -49,8 +50,9 @@ from erpsync.adapters.base import (
     timeout_problems,
     url_problems,
 )
+from erpsync.adapters.tryton.batch import TrytonBatch
 from erpsync.adapters.tryton.fetch import TrytonFetch
-from erpsync.adapters.tryton.money import CENT, money
+from erpsync.adapters.tryton.money import CENT, money, payment_date
 from erpsync.adapters.tryton.reconcile import TrytonReconcile
 from erpsync.adapters.tryton.rpc import TrytonRpc
 from erpsync.adapters.tryton.unlink import TrytonUnlink
@@ -62,16 +64,9 @@ if TYPE_CHECKING:
 RETAINAGE_DESCRIPTION = "Retainage withheld"
 
 
-def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
-    """The billing period's due date, but never in the past: Tryton refuses to post an invoice
-    whose payment date has passed, and billing late is ordinary for a contractor."""
-    due = (snapshot.get("billing_period") or {}).get("due_date")
-    if not due:
-        return None
-    return max(datetime.date.fromisoformat(due), datetime.date.today())
-
-
-class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, TrytonRpc, Adapter):
+class TrytonAdapter(
+    TrytonBatch, TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, TrytonRpc, Adapter
+):
     key = "tryton"
     label = "Tryton"
     supports = frozenset({"job", "sub_job", "owner_invoice"})
@@ -79,6 +74,7 @@ class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, Tr
         {Capability.RECONCILE, Capability.LIST_DRAFTS, Capability.FETCH, Capability.UNLINK}
     )
     capabilities |= {Capability.UPDATE}  # which kinds: TrytonUpdate.update_kinds
+    capabilities |= {Capability.EXPORT_MANY}  # see batch.py
 
     REQUIRED = ("url", "database", "username", "password")
     OPTIONAL = ("receivable_account", "revenue_account", "journal", "payment_term", "analytic_root")
@@ -114,6 +110,9 @@ class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, Tr
         self._context: dict[str, Any] = {}
         self._ids: dict[str, int] = {}
         self._config: dict[str, Any] | None = None
+        # Parties and job accounts found or made by this adapter (one task's): a batch of
+        # invoices for one owner and job looks them up once.
+        self._found: dict[tuple[str, ...], Any] = {}
         self._request_id = 0
 
     # ----- settings -----------------------------------------------------------------------
@@ -452,6 +451,11 @@ class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, Tr
         name = str(contract.get("owner_client") or "").strip()
         if not name:
             raise PermanentErpError("The invoice's prime contract names no owner/client.")
+        if ("party", name) not in self._found:
+            self._found["party", name] = self._party(name)
+        return self._found["party", name]
+
+    def _party(self, name: str) -> tuple[int, int]:
         found = self.search_read("party.party", [["name", "=", name]], ["addresses"], limit=1)
         if found:
             party_id, addresses = int(found[0]["id"]), found[0]["addresses"]
@@ -469,6 +473,12 @@ class TrytonAdapter(TrytonUpdate, TrytonUnlink, TrytonReconcile, TrytonFetch, Tr
     def job_account(self, project: dict[str, Any]) -> int:
         """The project's job analytic account under the root, created when missing."""
         job_id = str(project.get("erp_job_id") or "").strip()
+        memo = ("job", job_id, str(project.get("number") or ""), str(project.get("name") or ""))
+        if memo not in self._found:
+            self._found[memo] = self._job_account(job_id, project)
+        return self._found[memo]
+
+    def _job_account(self, job_id: str, project: dict[str, Any]) -> int:
         root = self.analytic_root()
         if job_id.isdigit():
             # A synced job's ERP id is its account's id; an account elsewhere in the chart with

@@ -1,7 +1,8 @@
-"""Amounts as Tryton sends and takes them: Decimal, to the cent."""
+"""Amounts (Decimal, to the cent) and dates as Tryton takes them."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,3 +20,12 @@ def money(value: Any, what: str) -> Decimal:
     if not amount.is_finite():
         raise PermanentErpError(f"The invoice's {what} {value!r} is not an amount.")
     return amount
+
+
+def payment_date(snapshot: dict[str, Any]) -> datetime.date | None:
+    """The billing period's due date, but never in the past: Tryton refuses to post an invoice
+    whose payment date has passed, and billing late is ordinary for a contractor."""
+    due = (snapshot.get("billing_period") or {}).get("due_date")
+    if not due:
+        return None
+    return max(datetime.date.fromisoformat(due), datetime.date.today())
