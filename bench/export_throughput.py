@@ -2,6 +2,7 @@
 throughput on a task that does nothing, and the delay from an acceptance to Synced.
 
     .venv/bin/python bench/export_throughput.py [--items 2000] [--single-items 500]
+        [--accepts 50] [--rss-items 10000]
 
 Uses its own PostgreSQL database (erpsync_bench_export; BENCH_DATABASE_URL overrides) and
 Redis database 7 (BENCH_BROKER_URL), starts `celery worker --pool solo` processes and prints:
@@ -10,6 +11,8 @@ Redis database 7 (BENCH_BROKER_URL), starts `celery worker --pool solo` processe
   (export_batch, ERP_EXPORT_BATCH items each, the sandbox's one bulk write per batch); their
   ratio; and, for comparison, items synced per second one export_item task each;
 - two worker processes: the same no-op and batch figures, and how much faster than one;
+- the worker's resident memory over --rss-items batched exports, sampled every tenth, and
+  its peak (VmHWM), which should stay flat;
 - on an idle worker, the delay from an acceptance (erp_accept committed, export_batch
   queued by its listener) to the item being synced, p50 and p99 of --accepts acceptances;
 - the machine and its load average before and after.
@@ -164,6 +167,31 @@ class Bench:
         ids = list(items.values_list("pk", flat=True))
         return self.synced_rate(items, lambda: [export_item.delay("sub_job", pk) for pk in ids])
 
+    def rss_over(self, count: int, pid: int) -> list[tuple[int, float]]:
+        """The worker's resident memory (MiB) before `count` batched exports and after each
+        tenth of them, then its peak (VmHWM) as the last sample."""
+        from django.conf import settings
+
+        from erpsync.tasks import export_batch
+
+        items = self.accepted(count)
+        samples = [(0, rss_mib(pid, "VmRSS"))]
+        step = max(1, count // 10)
+        for _ in range(-(-count // settings.ERP_EXPORT_BATCH) + 4):
+            export_batch.delay(self.company.pk, "sandbox")
+        synced = items.filter(erp_state="synced")
+        deadline = time.monotonic() + 600
+        while samples[-1][0] < count:
+            done = synced.count()
+            if done >= samples[-1][0] + step or done == count:
+                samples.append((done, rss_mib(pid, "VmRSS")))
+            elif time.monotonic() > deadline:
+                raise SystemExit(f"{done} of {count} exports in 600 s")
+            else:
+                time.sleep(0.05)
+        samples.append((count, rss_mib(pid, "VmHWM")))
+        return samples
+
     def accept_delays(self, count: int) -> list[float]:
         """Seconds from each acceptance's commit to Synced, one acceptance at a time."""
         from erpsync.services import erp_accept, erp_send
@@ -188,6 +216,14 @@ class Bench:
         return delays
 
 
+def rss_mib(pid: int, field: str) -> float:
+    """A process's VmRSS (resident now) or VmHWM (its peak), in MiB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit(f"no {field} for process {pid}")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -202,6 +238,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--single-items", type=int, default=500)
     parser.add_argument("--accepts", type=int, default=50)
+    parser.add_argument("--rss-items", type=int, default=10_000)
     args = parser.parse_args()
     before = machine()
     recreate_database(DATABASE_URL)
@@ -224,6 +261,7 @@ def main() -> None:
         noop_1 = bench.noop_rate(args.items)
         batch_1 = bench.batch_rate(args.items)
         single_1 = bench.single_rate(args.single_items)
+        memory = bench.rss_over(args.rss_items, workers[0].pid)
         delays = bench.accept_delays(args.accepts)
         workers.append(start_worker("two"))
         bench.wait_up(2)
@@ -233,7 +271,7 @@ def main() -> None:
         stop(workers)
     from erpsync.models import SandboxRecord
 
-    expected = 2 * args.items + args.single_items + args.accepts
+    expected = 2 * args.items + args.single_items + args.rss_items + args.accepts
     assert SandboxRecord.objects.count() == expected, SandboxRecord.objects.count()
     lines += [
         f"machine: {before} (before); {machine()} (after)",
@@ -244,6 +282,11 @@ def main() -> None:
         f"two workers: no-op tasks {noop_2:.0f}/s; batched exports {batch_2:.0f} items/s; "
         f"ratio {batch_2 / noop_2:.2f}; scale-out {batch_2 / batch_1:.2f}x the batched "
         f"exports of one worker ({noop_2 / noop_1:.2f}x for no-op tasks)",
+        f"worker RSS over {args.rss_items} batched exports (after {args.items + args.single_items}"
+        f" already): {memory[0][1]:.1f} MiB before, "
+        + ", ".join(f"{n} {mib:.1f}" for n, mib in memory[1:-1])
+        + f" MiB; peak {memory[-1][1]:.1f} MiB; growth from the first tenth to the end "
+        f"{memory[-2][1] - memory[1][1]:+.1f} MiB",
         f"accepted -> synced on an idle worker, {args.accepts} single acceptances: "
         f"p50 {ms(percentile(delays, 0.5))}, p99 {ms(percentile(delays, 0.99))}, "
         f"max {ms(max(delays))}, mean {ms(statistics.mean(delays))}",

@@ -24,7 +24,7 @@ from erpsync.approval import (
     membership_of,
     standing_in_for,
 )
-from erpsync.events import ExportRequeued, ItemTransitioned, publish
+from erpsync.events import ExportRequeued, ItemTransitioned, publish, publish_many
 from erpsync.models import Approval, ErpEvent, ErpItem, display_name, when
 from erpsync.rows import write_fields
 from erpsync.selectors import events_since, stale_export_items
@@ -411,8 +411,8 @@ def erp_mark_synced_many[Item: ErpItem](
     one transaction: the rows locked together (in id order, so two batches never deadlock),
     each transition checked and applied by the state machine on its locked row, then one
     UPDATE of the rows and one INSERT of their audit rows, and ItemTransitioned published for
-    each. An item that is no longer accepted (another worker recorded it first) is left as it
-    is and not returned."""
+    them all (publish_many). An item that is no longer accepted (another worker recorded it
+    first) is left as it is and not returned."""
     if not erp_ids:
         return []
     # No savepoint: nothing here raises on purpose (a refused item is skipped), and anything
@@ -454,9 +454,12 @@ def erp_mark_synced_many[Item: ErpItem](
             )
             for item in marked
         )
-        for item, event in zip(marked, events, strict=True):
+        for item in marked:
             item._update_initial_state()  # saved: django-fsm's concurrency check starts anew
-            publish(ItemTransitioned(item=item, event=event))
+        # At once: the webhooks' subscriptions are read once for the batch, not per item.
+        publish_many(
+            [ItemTransitioned(item=i, event=e) for i, e in zip(marked, events, strict=True)]
+        )
     return marked
 
 
