@@ -34,6 +34,7 @@ from tests.procs import (
     wait_for,
     worker,
 )
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -481,6 +482,25 @@ def test_a_batch_takes_the_same_statements_for_2_and_for_30_items(
     # query: 28 more for 30.
     assert two == 23
     assert thirty == two
+
+
+def test_a_batch_announces_each_synced_item_to_the_webhooks_with_its_own_erp_id(
+    project: Any, admin: Any, approver: Any
+) -> None:
+    subscription = WebhookSubscription.objects.create(
+        company=project.company, url="https://example.com/hook", events=["item.synced"], secret="s"
+    )
+    items = accepted_sub_jobs(project, admin, approver, 12)
+    result = export_company_batch(company_id=project.company.pk, requeue=never_requeue)
+    assert len(result.synced) == 12
+    announced = {
+        d.payload["data"]["item"]["id"]: d.payload["data"]["item"]
+        for d in WebhookDelivery.objects.filter(subscription=subscription)
+    }
+    synced = {i.pk: i.erp_id for i in SubJob.objects.filter(pk__in=[i.pk for i in items])}
+    assert {pk: item["erp_id"] for pk, item in announced.items()} == synced
+    assert {item["state"] for item in announced.values()} == {"synced"}
+    assert len(set(synced.values())) == 12
 
 
 def test_write_fields_writes_each_row_its_own_values_in_one_update(
