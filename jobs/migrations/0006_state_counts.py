@@ -1,0 +1,32 @@
+"""The database counts this kind's items per state (erpsync.counts): triggers, then the
+counts of the items already here."""
+
+from typing import Any
+
+from django.db import migrations
+
+from erpsync.counts import CountedTable, install, uninstall
+
+COUNTED = CountedTable(
+    table="jobs_job",
+    kind="job",
+    column="project_id",
+    company_of="SELECT company_id FROM projects_project WHERE id = {}",
+)
+
+
+def forwards(apps: Any, schema_editor: Any) -> None:
+    install(schema_editor, COUNTED)
+
+
+def backwards(apps: Any, schema_editor: Any) -> None:
+    uninstall(schema_editor, COUNTED)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("jobs", "0005_job_jobs_job_ready"),
+        ("erpsync", "0010_state_counts"),
+    ]
+
+    operations = [migrations.RunPython(forwards, backwards)]
