@@ -11,15 +11,16 @@ from the items. Rows are only ever inserted, never updated: concurrent transitio
 for one another on a counter. `compact()` (beat, every ERP_COUNTS_COMPACT_SECONDS) folds them
 into one row per company, kind and state; a read sums a company's rows (one indexed query).
 
-A kind's app installs its triggers in a migration (`install(...)`; README, Adding a kind of
+A kind's app installs its triggers in a migration (`counting(...)`; README, Adding a kind of
 item); `missing_triggers()` tells which tables lack them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, migrations, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import Sum
 
@@ -140,6 +141,19 @@ def uninstall(schema_editor: BaseDatabaseSchemaEditor, counted: CountedTable) ->
     for sql in counted.drop(schema_editor.connection.vendor):
         schema_editor.execute(sql)
     schema_editor.execute(f"DELETE FROM {TABLE} WHERE kind = %s", [counted.kind])
+
+
+def counting(counted: CountedTable) -> migrations.RunPython:
+    """The migration operation that installs `counted`'s triggers (and removes them when
+    migrating back)."""
+
+    def forwards(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        install(schema_editor, counted)
+
+    def backwards(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        uninstall(schema_editor, counted)
+
+    return migrations.RunPython(forwards, backwards)
 
 
 def missing_triggers(tables: list[str]) -> list[str]:

@@ -1,11 +1,9 @@
 """The database counts this kind's items per state (erpsync.counts): triggers, then the
 counts of the items already here."""
 
-from typing import Any
-
 from django.db import migrations
 
-from erpsync.counts import CountedTable, install, uninstall
+from erpsync.counts import CountedTable, counting
 
 COUNTED = CountedTable(
     table="subjobs_subjob",
@@ -15,13 +13,6 @@ COUNTED = CountedTable(
 )
 
 
-def forwards(apps: Any, schema_editor: Any) -> None:
-    install(schema_editor, COUNTED)
-
-
-def backwards(apps: Any, schema_editor: Any) -> None:
-    uninstall(schema_editor, COUNTED)
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -29,4 +20,4 @@ class Migration(migrations.Migration):
         ("erpsync", "0010_state_counts"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [counting(COUNTED)]
