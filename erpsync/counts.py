@@ -24,7 +24,7 @@ from django.db import connection, migrations, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import Sum
 
-from erpsync.models import StateCount
+from erpsync.models import ErpItem, StateCount
 
 TABLE = "erpsync_statecount"
 PREFIX = "erpsync_count_"
@@ -125,6 +125,30 @@ class CountedTable:
         )
 
 
+def counted_table(model: type[ErpItem]) -> CountedTable:
+    """The CountedTable of a kind, from its `erp_company_path` (what its migration installs;
+    tests/test_state_counts.py checks that the two agree)."""
+    names = model.erp_company_path.split("__")
+    first = model._meta.get_field(names[0])
+    current = first.related_model
+    source = f"{current._meta.db_table} t0"
+    for i, name in enumerate(names[1:-1], start=1):
+        link = current._meta.get_field(name)
+        current = link.related_model
+        source += (
+            f" JOIN {current._meta.db_table} t{i} ON t{i}.{current._meta.pk.column} = "
+            f"t{i - 1}.{link.column}"
+        )
+    company = f"t{len(names) - 2}.{current._meta.get_field(names[-1]).column}"
+    root = first.related_model._meta.pk.column
+    return CountedTable(
+        table=model._meta.db_table,
+        kind=model.erp_kind,
+        column=first.column,
+        company_of=f"SELECT {company} FROM {source} WHERE t0.{root} = {{}}",
+    )
+
+
 def install(schema_editor: BaseDatabaseSchemaEditor, counted: CountedTable) -> None:
     """Create the table's triggers and count the items it holds (in the migration's
     transaction, so no write falls between the two)."""
@@ -154,6 +178,19 @@ def counting(counted: CountedTable) -> migrations.RunPython:
         uninstall(schema_editor, counted)
 
     return migrations.RunPython(forwards, backwards)
+
+
+def rebuild(models: list[type[ErpItem]]) -> None:
+    """Count every item again from scratch (after a `loaddata`, whose items the triggers
+    count on top of the loaded counts). Concurrent writes wait for it, then add their rows
+    to the new counts."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Waits for the transactions that wrote rows; blocks new rows until the commit.
+            cursor.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        cursor.execute(f"DELETE FROM {TABLE}")
+        for model in models:
+            cursor.execute(counted_table(model).backfill())
 
 
 def missing_triggers(tables: list[str]) -> list[str]:

@@ -4,20 +4,24 @@ them together keeps them; concurrent transitions of one company never wait on a 
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 import threading
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from approvals.kinds import kind_for
 from approvals.services import decide_many
 from erpsync.batch_exports import export_company_batch
-from erpsync.counts import compact, missing_triggers
+from erpsync.counts import compact, counted_table, missing_triggers
 from erpsync.kinds import erp_item_models
 from erpsync.models import StateCount
 from erpsync.selectors import counted_state_counts, state_counts
@@ -42,10 +46,39 @@ def never_requeue(*args: Any) -> None:
     raise AssertionError(args)
 
 
-def test_every_kind_of_item_has_its_triggers() -> None:
-    tables = [model._meta.db_table for model in erp_item_models()]
-    assert len(tables) == 3
-    assert missing_triggers(tables) == []
+MIGRATIONS = {
+    "sub_job": "subjobs.migrations.0008_state_counts",
+    "owner_invoice": "invoicing.migrations.0007_state_counts",
+    "job": "jobs.migrations.0006_state_counts",
+}
+
+
+def test_every_kind_of_item_has_its_triggers_as_its_model_describes_them() -> None:
+    models = list(erp_item_models())
+    assert {m.erp_kind for m in models} == set(MIGRATIONS)
+    assert missing_triggers([m._meta.db_table for m in models]) == []
+    for model in models:
+        installed = importlib.import_module(MIGRATIONS[model.erp_kind]).COUNTED
+        assert counted_table(model) == installed
+
+
+def test_erp_counts_finds_counts_a_loaddata_doubled_and_rebuilds_them(
+    project: Any, admin: Any
+) -> None:
+    pending_sub_jobs(project, admin, 5)
+    call_command("erp_counts", stdout=StringIO())
+    # What a loaddata of a dump does: the items' inserts are counted, and so are the loaded
+    # counts' rows.
+    StateCount.objects.create(company_id=project.company_id, kind="sub_job", state="pending", n=5)
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 counts differ"):
+        call_command("erp_counts", stdout=out)
+    assert f"{project.company.slug} sub_job pending: kept 10, counted 5" in out.getvalue()
+    out = StringIO()
+    call_command("erp_counts", "--rebuild", "--compact", stdout=out)
+    assert "match the items" in out.getvalue()
+    assert same(project.company)["sub_job"]["pending"] == 5
+    assert StateCount.objects.filter(company_id=project.company_id).count() == 1
 
 
 def test_the_counts_follow_every_write_of_every_kind_and_survive_a_fold(

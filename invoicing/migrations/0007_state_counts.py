@@ -9,7 +9,10 @@ COUNTED = CountedTable(
     table="invoicing_ownerinvoice",
     kind="owner_invoice",
     column="prime_contract_id",
-    company_of="SELECT p.company_id FROM invoicing_primecontract c JOIN projects_project p ON p.id = c.project_id WHERE c.id = {}",
+    company_of=(
+        "SELECT t1.company_id FROM invoicing_primecontract t0 "
+        "JOIN projects_project t1 ON t1.id = t0.project_id WHERE t0.id = {}"
+    ),
 )
 
 

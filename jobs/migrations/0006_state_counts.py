@@ -9,7 +9,7 @@ COUNTED = CountedTable(
     table="jobs_job",
     kind="job",
     column="project_id",
-    company_of="SELECT company_id FROM projects_project WHERE id = {}",
+    company_of="SELECT t0.company_id FROM projects_project t0 WHERE t0.id = {}",
 )
 
 
