@@ -301,6 +301,10 @@ if ERP_RECONCILE_HOUR > 23:
 ERP_REFRESH_EVERY_SECONDS = env_int("ERP_REFRESH_EVERY_SECONDS", 3600, minimum=60)
 ERP_REFRESH_BATCH = env_int("ERP_REFRESH_BATCH", 500, minimum=1)
 
+# How often beat folds the rows of the state counts the database keeps (erpsync.counts): a
+# count reads every row written since the last fold, about two per transition.
+ERP_COUNTS_COMPACT_SECONDS = env_int("ERP_COUNTS_COMPACT_SECONDS", 60, minimum=1)
+
 # Celery beat's static schedule (django-celery-beat does not support Django 6.1).
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -315,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "webhooks.tasks.sweep_webhooks",
         "schedule": float(WEBHOOK_SWEEP_SECONDS),
+    },
+    "erp-compact-counts": {
+        "task": "erpsync.tasks.compact_state_counts",
+        "schedule": float(ERP_COUNTS_COMPACT_SECONDS),
     },
     "erp-refresh": {
         "task": "erpsync.tasks.refresh_synced",

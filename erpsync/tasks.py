@@ -13,6 +13,7 @@ from celery import shared_task
 from django.conf import settings
 
 from erpsync.batch_exports import export_company_batch
+from erpsync.counts import compact
 from erpsync.exports import erp_export, stale_exports
 from erpsync.kinds import erp_item_model, erp_item_models
 from erpsync.outbox import send_outbox_email, unsent_emails
@@ -121,6 +122,12 @@ def sweep_exports() -> int:
     if requeued:
         logger.warning("sweeper requeued %s exports", requeued)
     return requeued
+
+
+@shared_task(ignore_result=True)
+def compact_state_counts() -> int:
+    """Fold the rows of the kept state counts together (erpsync.counts)."""
+    return compact()
 
 
 @shared_task(ignore_result=True)

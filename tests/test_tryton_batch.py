@@ -19,7 +19,12 @@ from erpsync.models import ExportAttempt
 from erpsync.services import erp_accept, erp_send
 from invoicing.models import OwnerInvoice
 from tests import factories as f
-from tests.test_tryton_adapter import delete_drafts, invoices_with, snapshot
+from tests.test_tryton_adapter import (
+    OUTSIDE_ANY_FISCAL_YEAR,
+    delete_drafts,
+    invoices_with,
+    snapshot,
+)
 from tests.tryton_server import free_port, tryton_server, use_tryton  # noqa: F401 - the fixture
 
 # Far above the keys the other Tryton tests make up (and the database tests' item ids).
@@ -107,17 +112,8 @@ def test_an_invoice_tryton_will_not_post_fails_alone(
     tryton_server: dict[str, str],  # noqa: F811
 ) -> None:
     good = requests(3)
-    # Billed in a year Tryton has no fiscal year for: created, then refused at the post.
-    (refused,) = requests(
-        1,
-        end_date="2019-06-30",
-        billing_period={
-            "number": 1,
-            "start_date": "2019-06-01",
-            "end_date": "2019-06-30",
-            "due_date": "2019-07-31",
-        },
-    )
+    # Created, then refused at the post.
+    (refused,) = requests(1, **OUTSIDE_ANY_FISCAL_YEAR)
     batch = [good[0], refused, *good[1:]]
     results = tryton(tryton_server).export_many(batch)
 

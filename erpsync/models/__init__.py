@@ -2,6 +2,7 @@
 records, the email outbox. One module each; everything is importable from here."""
 
 from erpsync.models.connector import ClaimOutcome, ConnectorClaim
+from erpsync.models.counts import StateCount
 from erpsync.models.items import ErpItem, ErpItemQuerySet
 from erpsync.models.outbox import EmailStatus, OutboxEmail
 from erpsync.models.policy import Approval, ApprovalRule, KindPolicy
@@ -33,6 +34,7 @@ __all__ = [
     "OutboxEmail",
     "SandboxCall",
     "SandboxRecord",
+    "StateCount",
     "UpdateRequest",
     "UpdateState",
     "display_name",

@@ -1,0 +1,23 @@
+"""The database counts this kind's items per state (erpsync.counts): triggers, then the
+counts of the items already here."""
+
+from django.db import migrations
+
+from erpsync.counts import CountedTable, counting
+
+COUNTED = CountedTable(
+    table="subjobs_subjob",
+    kind="sub_job",
+    column="project_id",
+    company_of="SELECT t0.company_id FROM projects_project t0 WHERE t0.id = {}",
+)
+
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("subjobs", "0007_subjob_subjobs_subjob_ready"),
+        ("erpsync", "0010_state_counts"),
+    ]
+
+    operations = [counting(COUNTED)]
