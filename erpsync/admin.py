@@ -19,6 +19,7 @@ from erpsync.models import (
     OutboxEmail,
     SandboxCall,
     SandboxRecord,
+    StateCount,
     UpdateRequest,
 )
 from erpsync.states import ItemLocked
@@ -215,6 +216,14 @@ class ConnectorClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SandboxCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "company", "idempotency_key", "outcome")
     list_filter = ("company", "outcome")
+
+
+@admin.register(StateCount)
+class StateCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read only: the triggers write these rows (erpsync.counts); erp_counts checks them."""
+
+    list_display = ("company_id", "kind", "state", "n")
+    list_filter = ("kind", "state")
 
 
 @admin.register(OutboxEmail)
