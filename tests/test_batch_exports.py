@@ -355,6 +355,39 @@ def test_items_a_batch_answer_asks_to_retry_are_retried_each_on_its_own(
     assert sorted(erp.created) == sorted(idempotency_key(i) for i in items)  # each once
 
 
+def test_a_batch_whose_answer_came_after_the_timeout_is_found_by_its_keys_on_the_retries(
+    project: Any, admin: Any, approver: Any
+) -> None:
+    """The receiver writes the batch's records, but only after the adapter gave up waiting:
+    every item's try ends transient with the records made. Each item's retry looks its key
+    up first and finds its record: one record per item, none sent twice."""
+    erp = ReceivingErp("batch-secret", delay=1.5).start()
+    use_webhook(project.company, erp, batch_url=erp.batch_url, timeout=0.5)
+    items = accepted_sub_jobs(project, admin, approver, 4)
+    keys = sorted(idempotency_key(item) for item in items)
+    retries: list[tuple[str, int, int, float]] = []
+    try:
+        result = export_company_batch(
+            company_id=project.company.pk, requeue=lambda *retry: retries.append(retry)
+        )
+        assert result.retrying == 4 and not result.synced
+        errors = set(ExportAttempt.objects.values_list("error", flat=True))
+        assert len(errors) == 1 and "0.5 s" in errors.pop()
+        wait_for(lambda: sorted(erp.created) == keys, "the ERP's late writes", timeout=10)
+        erp.delay = 0.0
+        for kind, pk, try_number, _ in retries:
+            assert kind == "sub_job" and try_number == 2
+            again = erp_export(model=SubJob, item_id=pk, try_number=2, requeue=never_requeue)
+            assert again.outcome == "synced", again.detail
+    finally:
+        erp.stop()
+    assert sorted(erp.created) == keys and erp.batch_calls == 1
+    assert erp.calls == 0  # no single POST: every retry found its key
+    for item in SubJob.objects.filter(pk__in=[i.pk for i in items]):
+        assert item.erp_state == "synced"
+        assert item.erp_id == erp.records[idempotency_key(item)]
+
+
 def test_a_webhook_receiver_without_the_batch_endpoint_gets_one_post_per_item(
     worker: None, project: Any, admin: Any, approver: Any
 ) -> None:
