@@ -30,6 +30,7 @@ from projects.models import Project
 from subjobs.models import SubJob
 from tests import factories as f
 from tests.bulk import pending_sub_jobs, send_events
+from tests.test_batch_exports import never_requeue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,10 +41,6 @@ def same(company: Any) -> dict[str, dict[str, int]]:
     kept = state_counts(company)
     assert kept == counted_state_counts(company)
     return kept
-
-
-def never_requeue(*args: Any) -> None:
-    raise AssertionError(args)
 
 
 MIGRATIONS = {

@@ -19,6 +19,7 @@ from erpsync.models import ExportAttempt
 from erpsync.services import erp_accept, erp_send
 from invoicing.models import OwnerInvoice
 from tests import factories as f
+from tests.test_batch_exports import never_requeue
 from tests.test_tryton_adapter import (
     OUTSIDE_ANY_FISCAL_YEAR,
     delete_drafts,
@@ -206,10 +207,6 @@ def accepted_invoices(project: Any, admin: Any, approver: Any, count: int) -> li
         invoice = erp_send(item=f.invoice_ready_to_send(project=project, user=admin), user=admin)
         items.append(erp_accept(item=invoice, user=approver, export=False))
     return items
-
-
-def never_requeue(*args: Any) -> None:
-    raise AssertionError(f"nothing here should be retried: {args}")
 
 
 @pytest.mark.django_db(transaction=True)
