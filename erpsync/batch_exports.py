@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from erpsync.adapters import (
@@ -48,7 +48,12 @@ from erpsync.exports import backoff_seconds, idempotency_key
 from erpsync.kinds import erp_item_models
 from erpsync.models import ErpEvent, ErpItem, ExportAttempt, ExportOutcome
 from erpsync.rows import write_fields
-from erpsync.selectors import export_holds, live_connector_claims, lock_unheld_accepted
+from erpsync.selectors import (
+    export_holds,
+    held_ids,
+    live_connector_claims,
+    lock_unheld_accepted,
+)
 from erpsync.services import erp_mark_export_failed, erp_mark_synced_many, storable
 from erpsync.states import ErpActionRefused, ErpState
 from projects.models import Company
@@ -82,16 +87,10 @@ class BatchResult:
         )
 
 
-def _held_ids(model: type[ErpItem], ids: list[int]) -> set[int]:
-    """Which of `ids` an attempt (lease, scheduled retry) or a connector claim holds now: one
-    query, a statement of its own so that it sees what committed until now."""
-    holds = export_holds(model).filter(object_id=OuterRef("pk"))
-    claims = live_connector_claims(model).filter(object_id=OuterRef("pk"))
-    return set(
-        model.objects.filter(pk__in=ids)
-        .filter(Exists(holds) | Exists(claims))
-        .values_list("pk", flat=True)
-    )
+def _holds(model: type[ErpItem]) -> tuple[QuerySet[Any], ...]:
+    """What keeps an accepted item from a batch claim: an attempt (a worker's lease, a
+    scheduled retry) or the company connector's live claim."""
+    return (export_holds(model), live_connector_claims(model))
 
 
 def _lock_claimable(
@@ -104,8 +103,7 @@ def _lock_claimable(
         model,
         company,
         limit,
-        holds=(export_holds(model), live_connector_claims(model)),
-        held_among=lambda ids: _held_ids(model, ids),
+        holds=_holds(model),
         seen=taken,
     )
 
@@ -121,7 +119,7 @@ def _lock_first(model: type[ErpItem], company: Company, item_id: int) -> list[Er
         .for_company(company)
         .filter(pk=item_id, erp_state=ErpState.ACCEPTED)
     )
-    held = _held_ids(model, [row.pk for row in rows]) if rows else set()
+    held = held_ids(model, [row.pk for row in rows], _holds(model))
     return [row for row in rows if row.pk not in held]
 
 

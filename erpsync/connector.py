@@ -146,15 +146,7 @@ def _lock_claimable[Item: ErpItem](model: type[Item], company: Company, limit: i
     locked (rows another claimer has locked are skipped). Call inside a transaction."""
     # A company that just switched to its connector: a running export finishes first.
     return lock_unheld_accepted(
-        model,
-        company,
-        limit,
-        holds=(live_connector_claims(model), worker_leases(model)),
-        held_among=lambda ids: set(
-            live_connector_claims(model)
-            .filter(object_id__in=ids)
-            .values_list("object_id", flat=True)
-        ),
+        model, company, limit, holds=(live_connector_claims(model), worker_leases(model))
     )
 
 

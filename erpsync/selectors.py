@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -195,21 +195,33 @@ def export_holds(model: type[ErpItem]) -> QuerySet[ExportAttempt]:
     )
 
 
+def held_ids(model: type[ErpItem], ids: list[int], holds: Iterable[QuerySet[Any]]) -> set[int]:
+    """Which of `ids` one of `holds` (querysets with an `object_id`) holds now: one query, a
+    statement of its own so that it sees whatever committed until now."""
+    held = [Exists(h.filter(object_id=OuterRef("pk"))) for h in holds]
+    if not ids or not held:
+        return set()
+    either = held[0]
+    for more in held[1:]:
+        either |= more
+    return set(model.objects.filter(pk__in=ids).filter(either).values_list("pk", flat=True))
+
+
 def lock_unheld_accepted[Item: ErpItem](
     model: type[Item],
     company: Company,
     limit: int,
     *,
     holds: Iterable[QuerySet[Any]],
-    held_among: Callable[[list[int]], set[int]],
     seen: Iterable[int] = (),
 ) -> list[Item]:
     """Up to `limit` of the company's accepted items of this kind, oldest accepted first, that
-    none of `holds` (querysets of `object_id`) holds and not in `seen`, locked with SKIP
+    none of `holds` (querysets with an `object_id`) holds and not in `seen`, locked with SKIP
     LOCKED: rows another worker or claimer has locked are passed over, not waited for. Call
     inside a transaction. Whoever committed a hold after a statement began, but before its
-    rows were locked, is invisible to it: `held_among(ids)` asks again once the rows are ours,
-    and the held ones are left out (and looked past)."""
+    rows were locked, is invisible to it: the holds are asked again (held_ids) once the rows
+    are ours, and the held ones are left out (and looked past)."""
+    holds = list(holds)
     found: list[Item] = []
     passed = list(seen)
     while len(found) < limit:
@@ -224,7 +236,7 @@ def lock_unheld_accepted[Item: ErpItem](
         if not batch:
             break
         passed += [row.pk for row in batch]
-        held_now = held_among([row.pk for row in batch])
+        held_now = held_ids(model, [row.pk for row in batch], holds)
         found += [row for row in batch if row.pk not in held_now]
         if not held_now:
             break
