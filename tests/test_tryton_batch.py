@@ -86,6 +86,24 @@ def test_a_batch_is_one_search_one_create_one_post_and_one_read_whatever_its_siz
     assert counts[2] == counts[20], counts
 
 
+def test_a_single_export_takes_the_batchs_four_invoice_calls(
+    tryton_server: dict[str, str],  # noqa: F811
+) -> None:
+    (request,) = requests(1)
+    adapter = tryton(tryton_server)
+    erp_id = adapter.export(
+        kind="owner_invoice", snapshot=request.snapshot, idempotency_key=request.idempotency_key
+    )
+    (invoice,) = invoices_with(tryton(tryton_server), request.idempotency_key)
+    assert erp_id == str(invoice["id"]) and invoice["state"] == "posted"
+    assert invoice_calls(adapter) == [
+        "model.account.invoice.search_read",
+        "model.account.invoice.create",
+        "model.account.invoice.post",
+        "model.account.invoice.read",
+    ]
+
+
 def test_a_batch_tried_again_finds_what_it_made_and_posts_a_dead_tries_draft(
     tryton_server: dict[str, str],  # noqa: F811
 ) -> None:

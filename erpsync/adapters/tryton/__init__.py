@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from erpsync.adapters.base import (
     Adapter,
     Capability,
+    ErpError,
+    ExportRequest,
     IdempotencyKey,
     PermanentErpError,
     SettingField,
@@ -50,7 +52,7 @@ from erpsync.adapters.base import (
     timeout_problems,
     url_problems,
 )
-from erpsync.adapters.tryton.batch import TrytonBatch
+from erpsync.adapters.tryton.batch import InvoiceBatch, TrytonBatch
 from erpsync.adapters.tryton.fetch import TrytonFetch
 from erpsync.adapters.tryton.money import CENT, money, payment_date
 from erpsync.adapters.tryton.reconcile import TrytonReconcile
@@ -349,29 +351,11 @@ class TrytonAdapter(
         return discarded
 
     def _export_invoice(self, snapshot: dict[str, Any], key: str) -> str:
-        self.discard_earlier_drafts(key)
-        existing = self.find_invoice(key)
-        if existing is None:
-            invoice_id = self.create_invoice(snapshot, key)
-        else:
-            invoice_id = int(existing["id"])
-            if existing["state"] in ("posted", "paid"):
-                return str(invoice_id)
-        if existing is not None and existing["state"] == "draft":
-            # A draft left by an earlier try: its payment date may have passed since.
-            due = payment_date(snapshot)
-            if due is not None:
-                self.call("account.invoice", "write", [invoice_id], {"payment_term_date": due})
-        if existing is None or existing["state"] in ("draft", "validated"):
-            self.post_invoice(invoice_id)
-        (posted,) = self.call("account.invoice", "read", [invoice_id], self.INVOICE_FIELDS)
-        expected = money((snapshot.get("totals") or {}).get("amount_due", "0"), "amount due")
-        if posted["total_amount"].quantize(CENT) != expected.quantize(CENT):
-            raise PermanentErpError(
-                f"Tryton invoice {posted.get('number') or invoice_id} totals "
-                f"{posted['total_amount']}, not the amount due {expected}."
-            )
-        return str(invoice_id)
+        # A batch of one: the same steps (drafts, lookup, create, post, check) and calls.
+        answer = InvoiceBatch(self, [ExportRequest("owner_invoice", snapshot, key)]).run()[key]
+        if isinstance(answer, ErpError):
+            raise answer
+        return answer
 
     def invoice_values(self, snapshot: dict[str, Any], key: str) -> dict[str, Any]:
         """The account.invoice create values for an owner invoice snapshot."""

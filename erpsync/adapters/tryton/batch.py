@@ -20,7 +20,6 @@ from erpsync.adapters.base import (
     ErpError,
     ExportRequest,
     ExportResults,
-    IdempotencyKey,
     PermanentErpError,
 )
 from erpsync.adapters.tryton.money import CENT, money, payment_date
@@ -57,13 +56,14 @@ class TrytonBatch:
             except ErpError as error:
                 results[request.idempotency_key] = error
         if invoices:
-            results.update(_InvoiceBatch(self, invoices).run())
+            results.update(InvoiceBatch(self, invoices).run())
         return results
 
 
-class _InvoiceBatch:
-    """One batch of owner invoices: each step settles some keys (an id or an error) and
-    passes the rest on. An error that concerns a whole call settles every key still open."""
+class InvoiceBatch:
+    """Owner invoices exported together (export() makes a batch of one): each step settles
+    some keys (an id or an error) and passes the rest on. An error that concerns a whole call
+    settles every key still open."""
 
     def __init__(self, tryton: TrytonBatch, requests: list[ExportRequest]) -> None:
         self.tryton = tryton
@@ -95,11 +95,9 @@ class _InvoiceBatch:
         return self.results
 
     def discard_drafts(self) -> None:
-        """The drafts earlier versions of a resent item left (export()'s no stale drafts)."""
+        """The drafts earlier versions of a resent item left (the adapter's no stale drafts);
+        nothing to do, and no call, for a first version."""
         for key in self.open_keys():
-            parsed = IdempotencyKey.parse(key)
-            if parsed is None or parsed.version <= 1:
-                continue
             try:
                 self.tryton.discard_earlier_drafts(key)
             except PermanentErpError as error:
