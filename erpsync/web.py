@@ -198,12 +198,9 @@ def sender_action(
     request: HttpRequest, item: ErpItem, action: str, *, next_url: str
 ) -> HttpResponse:
     """POST Send, Resend, Retrieve, Refresh or Unlink on an item's page."""
-    try:
-        erp_action = ErpAction(action)
-        PAGE_SERVICES[erp_action]
-    except (ValueError, KeyError):
+    if action not in PAGE_SERVICES:  # ErpAction members are their str values
         return refused(request, [f"'{action}' is not an action here."], 404)
-    return item_action(request, item, erp_action, next_url=next_url)
+    return item_action(request, item, ErpAction(action), next_url=next_url)
 
 
 def item_action(
