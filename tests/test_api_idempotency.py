@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.urls import path
 from django.utils import timezone
@@ -24,6 +24,7 @@ from erpsync.services import erp_send
 from erpsync.states import ErpAction
 from erpsync.urls import urlpatterns as app_urlpatterns
 from tests import factories as f
+from tests.transactions import held_open
 
 pytestmark = pytest.mark.django_db
 
@@ -273,32 +274,18 @@ def test_a_request_waiting_too_long_for_the_same_key_is_409_and_may_retry(
     settings.ERPSYNC_IDEMPOTENCY_WAIT_SECONDS = 1
     item = erp_send(item=f.SubJobFactory(project=project, status="approved"), user=admin)
     auth = bearer(approver, company)
-    holding, release = threading.Event(), threading.Event()
 
-    def in_flight() -> None:
+    def in_flight() -> Any:
         # Another request with the key, stuck inside its view: its row is not committed.
-        try:
-            with transaction.atomic():
-                IdempotencyRecord.objects.create(
-                    user=approver, key="slow", method="POST", path="/", fingerprint="x"
-                )
-                holding.set()
-                release.wait(10)
-                transaction.set_rollback(True)  # it crashed: nothing of it stays
-        finally:
-            connection.close()
+        return IdempotencyRecord.objects.create(
+            user=approver, key="slow", method="POST", path="/", fingerprint="x"
+        )
 
-    thread = threading.Thread(target=in_flight)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with held_open(in_flight, rollback=True):  # then it crashes: nothing of it stays
         busy = post(Client(), accept_url(item), {"version": 1}, auth, key="slow")
         assert busy.status_code == 409
         assert "in progress" in busy.json()["detail"]
         assert accepts(item) == 0
-    finally:
-        release.set()
-        thread.join(10)
     retried = post(Client(), accept_url(item), {"version": 1}, auth, key="slow")
     assert retried.status_code == 200
     assert accepts(item) == 1

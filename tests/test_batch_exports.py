@@ -8,13 +8,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -34,6 +33,7 @@ from tests.procs import (
     wait_for,
     worker,
 )
+from tests.transactions import held_open
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,27 +126,12 @@ def test_a_permanent_failure_fails_only_that_item_and_a_transient_one_is_retried
 def test_two_claims_at_once_take_disjoint_items(project: Any, admin: Any, approver: Any) -> None:
     items = accepted_sub_jobs(project, admin, approver, 10)
     company = project.company
-    held: list[int] = []
-    locked, release = threading.Event(), threading.Event()
-
-    def other_worker() -> None:
-        # Another worker in the middle of its claim: three rows locked, not yet committed.
-        try:
-            with transaction.atomic():
-                held.extend(row.pk for row in _lock_claimable(SubJob, company, 3, taken=[]))
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    assert locked.wait(10)
-    started = time.monotonic()
-    mine = [c.item.pk for c in claim_batch(company, 100)]
-    waited = time.monotonic() - started
-    release.set()
-    thread.join(10)
+    # Another worker in the middle of its claim: three rows locked, not yet committed.
+    with held_open(lambda: _lock_claimable(SubJob, company, 3, taken=[])) as (rows, _):
+        held = [row.pk for row in rows]
+        started = time.monotonic()
+        mine = [c.item.pk for c in claim_batch(company, 100)]
+        waited = time.monotonic() - started
     assert len(held) == 3
     # SKIP LOCKED: the other worker's rows are passed over at once, not waited for.
     assert waited < 2 and not set(mine) & set(held)
@@ -157,29 +142,10 @@ def test_two_claims_at_once_take_disjoint_items(project: Any, admin: Any, approv
     assert claim_batch(company, 100) == []
 
 
-@contextmanager
-def row_held(pk: int, seconds: float = 10) -> Iterator[threading.Event]:
+def row_held(pk: int, seconds: float = 10) -> Any:
     """Another connection holds the sub job's row (select_for_update) until the block ends or
     the yielded event is set, at most `seconds`."""
-    locked, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                SubJob.objects.select_for_update().get(pk=pk)
-                locked.set()
-                release.wait(seconds)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert locked.wait(10), "the other connection never took the row"
-        yield release
-    finally:
-        release.set()
-        thread.join(10)
+    return held_open(lambda: SubJob.objects.select_for_update().get(pk=pk), seconds=seconds)
 
 
 def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
@@ -190,7 +156,7 @@ def test_the_item_that_queued_the_batch_is_waited_for_not_skipped(
     it queued waits for it instead, and takes the others too."""
     first, other = accepted_sub_jobs(project, admin, approver, 2)
     company = project.company
-    with row_held(first.pk) as release:  # a refusing decision, say
+    with row_held(first.pk) as (_, release):  # a refusing decision, say
         assert [c.item.pk for c in claim_batch(company, 100)] == [other.pk]  # skipped
         threading.Timer(0.5, release.set).start()
         claimed = claim_batch(company, 100, first=(SubJob, first.pk))

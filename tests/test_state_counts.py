@@ -8,7 +8,6 @@ import importlib
 import os
 import subprocess
 import sys
-import threading
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from subjobs.models import SubJob
 from tests import factories as f
 from tests.bulk import pending_sub_jobs, send_events
 from tests.test_batch_exports import never_requeue
+from tests.transactions import held_open
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,29 +132,15 @@ def test_transitions_of_one_company_in_two_transactions_do_not_wait_for_each_oth
     first, second = (f.SubJobFactory(project=project, status="approved") for _ in range(2))
     for item in (first, second):
         erp_send(item=item, user=admin)
-    accepted, done = threading.Event(), threading.Event()
 
-    def hold_an_acceptance_open() -> None:
-        try:
-            with transaction.atomic():
-                erp_accept(item=SubJob.objects.get(pk=first.pk), user=approver, export=False)
-                accepted.set()
-                done.wait(10)
-        finally:
-            connection.close()
+    def accept_first() -> Any:
+        return erp_accept(item=SubJob.objects.get(pk=first.pk), user=approver, export=False)
 
-    thread = threading.Thread(target=hold_an_acceptance_open)
-    thread.start()
-    try:
-        assert accepted.wait(10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-            # Would time out if the counts were one row per state that both update.
-            erp_accept(item=SubJob.objects.get(pk=second.pk), user=approver, export=False)
-    finally:
-        done.set()
-        thread.join(10)
+    with held_open(accept_first), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        # Would time out if the counts were one row per state that both update.
+        erp_accept(item=SubJob.objects.get(pk=second.pk), user=approver, export=False)
     assert same(project.company)["sub_job"]["accepted"] == 2
 
 
